@@ -1,0 +1,1 @@
+"""Territoire API: publishes a territorial project and its follow-up as open data."""

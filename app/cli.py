@@ -1,0 +1,59 @@
+"""Command-line tool for the service's operators: `territoire load FOLDER [--dry-run]`."""
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from app.config import get_settings
+from app.db import create_database
+from app.services.dataset import DatasetError, LoadReport, load_dataset, read_dataset
+
+
+async def _load(folder: Path, dry_run: bool) -> LoadReport:
+    dataset = read_dataset(folder)
+    database = create_database(get_settings())
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            report = await load_dataset(session, dataset)
+            if dry_run:
+                await session.rollback()
+        return report
+    finally:
+        await database.dispose()
+
+
+def _print_report(report: LoadReport, dry_run: bool) -> None:
+    verb = "would change" if dry_run else "changed"
+    for table, changes in report.changes.items():
+        print(
+            f"{table:15} {changes.created:5} created {changes.updated:5} updated "
+            f"{changes.deleted:5} deleted {changes.unchanged:5} unchanged"
+        )
+    print(f"{'dry run: ' if dry_run else ''}{verb if report.changed else 'nothing changed'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="territoire", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    load = commands.add_parser("load", help="check a dataset folder and load it in one transaction")
+    load.add_argument("folder", type=Path)
+    load.add_argument(
+        "--dry-run", action="store_true", help="report what would change, write nothing"
+    )
+    arguments = parser.parse_args(argv)
+
+    if arguments.command == "load":
+        try:
+            report = asyncio.run(_load(arguments.folder, arguments.dry_run))
+        except DatasetError as error:
+            print(f"{arguments.folder}: {error}; nothing was written", file=sys.stderr)
+            for problem in error.problems:
+                print(f"  {problem}", file=sys.stderr)
+            return 1
+        _print_report(report, arguments.dry_run)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

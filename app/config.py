@@ -1,0 +1,39 @@
+"""Settings, read from the environment (prefix-free names, as twelve-factor deployments expect)."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, PostgresDsn, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: PostgresDsn = Field(
+        default=PostgresDsn("postgresql+asyncpg://postgres@127.0.0.1:5432/territoire"),
+        description="SQLAlchemy URL of the PostGIS database (asyncpg driver).",
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_statement_timeout_ms: int = Field(default=15_000, ge=100)
+    public_base_url: str | None = Field(
+        default=None,
+        description="Absolute URL of the service, for links; taken from each request when unset.",
+    )
+    log_level: str = "info"
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_driver(cls, value: PostgresDsn) -> PostgresDsn:
+        # Accept the plain postgresql:// form that hosting platforms hand out.
+        url = str(value)
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return PostgresDsn("postgresql+asyncpg://" + url.removeprefix(prefix))
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

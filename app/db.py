@@ -1,0 +1,60 @@
+"""Database engine and the one dependency that owns each request's transaction."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.config import Settings
+
+
+@dataclass(frozen=True)
+class Database:
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def create_database(settings: Settings) -> Database:
+    engine = create_async_engine(
+        str(settings.database_url),
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+        pool_pre_ping=True,
+        connect_args={
+            "server_settings": {
+                "application_name": "territoire-api",
+                "statement_timeout": str(settings.database_statement_timeout_ms),
+            }
+        },
+    )
+    return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Yield the request's session; commit when the handler returns, roll back when it raises.
+
+    Nothing else commits. The dependency is function-scoped so the commit happens before the
+    response is sent: a client that got a 2xx knows its write is durable.
+    """
+    database: Database = request.app.state.database
+    async with database.sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

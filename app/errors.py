@@ -1,0 +1,182 @@
+"""Typed domain errors, and their one mapping to HTTP: RFC 9457 problem details."""
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from app.schemas.problem import PROBLEM_MEDIA_TYPE, InvalidField, Problem, problem_response
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """An error the client can act on. Subclasses fix the status and the problem type."""
+
+    status: int = 400
+    slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, *, errors: Sequence[InvalidField] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors)
+
+
+class NotFoundError(DomainError):
+    status = 404
+    slug = "not-found"
+    title = "Resource not found"
+
+
+class InvalidParameterError(DomainError):
+    status = 400
+    slug = "invalid-parameter"
+    title = "Invalid request parameter"
+
+    def __init__(self, location: str, name: str, reason: str) -> None:
+        super().__init__(
+            f"{location} parameter '{name}': {reason}",
+            errors=[InvalidField(location=location, name=name, reason=reason)],
+        )
+
+
+class ServiceUnavailableError(DomainError):
+    status = 503
+    slug = "service-unavailable"
+    title = "Service unavailable"
+
+
+PROBLEM_TYPES: dict[str, str] = {
+    NotFoundError.slug: "The resource named in the request does not exist.",
+    InvalidParameterError.slug: (
+        "A path, query or header parameter is unknown, repeated or malformed; "
+        "`errors` names each one and says what is expected."
+    ),
+    "invalid-body": "The request body does not match the schema; `errors` names each faulty field.",
+    ServiceUnavailableError.slug: "A dependency (the database) does not answer; retry later.",
+    "internal-error": "An unexpected error on the server; it has been logged.",
+}
+
+
+def problem_type(slug: str) -> str:
+    return f"/problems/{slug}"
+
+
+def _validation_location(loc: Sequence[str | int]) -> tuple[str, str]:
+    where = str(loc[0]) if loc else "body"
+    name = ".".join(str(part) for part in loc[1:]) or where
+    return where, name
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors: list[InvalidField] = []
+    for error in exc.errors():
+        where, name = _validation_location(error.get("loc", ()))
+        reason = error.get("msg", "invalid value")
+        if error.get("type") == "extra_forbidden":
+            reason = "unknown field"
+        elif "input" in error and where != "body" and error.get("type") != "missing":
+            reason = f"{reason} (got {_short(error['input'])!r})"
+        errors.append(InvalidField(location=where, name=name, reason=reason))
+    in_body = any(error.location == "body" for error in errors)
+    status, slug, title = (
+        (422, "invalid-body", "Invalid request body")
+        if in_body
+        else (400, InvalidParameterError.slug, InvalidParameterError.title)
+    )
+    detail = "; ".join(f"{e.location} '{e.name}': {e.reason}" for e in errors)
+    return problem_response(
+        Problem(
+            type=problem_type(slug),
+            title=title,
+            status=status,
+            detail=detail,
+            instance=request.url.path,
+            errors=errors,
+        )
+    )
+
+
+async def handle_domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return problem_response(
+        Problem(
+            type=problem_type(exc.slug),
+            title=exc.title,
+            status=exc.status,
+            detail=exc.detail,
+            instance=request.url.path,
+            errors=exc.errors or None,
+        )
+    )
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"No resource at {request.url.path}; see /openapi.json for the routes."
+    elif exc.status_code == 405:
+        detail = f"Method {request.method} is not allowed on {request.url.path}."
+    response = problem_response(
+        Problem(
+            type="about:blank",
+            title=_http_title(exc.status_code),
+            status=exc.status_code,
+            detail=str(detail),
+            instance=request.url.path,
+        )
+    )
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        Problem(
+            type=problem_type("internal-error"),
+            title="Internal server error",
+            status=500,
+            detail="An unexpected error occurred; it has been logged.",
+            instance=request.url.path,
+        )
+    )
+
+
+def _http_title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(DomainError, handle_domain_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_error)
+    app.add_exception_handler(Exception, handle_unexpected_error)
+
+
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "DomainError",
+    "InvalidParameterError",
+    "NotFoundError",
+    "ServiceUnavailableError",
+    "install_error_handlers",
+]

@@ -1,0 +1,1 @@
+"""HTTP: thin routers that parse, call a service and answer."""

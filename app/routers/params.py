@@ -1,0 +1,77 @@
+"""Parsing at the edge: strict query parameters, paging, and the `Link` header."""
+
+from typing import Annotated, get_origin
+
+from fastapi import Depends, Query, Request, Response, params
+from fastapi.dependencies.utils import get_flat_params
+from fastapi.routing import APIRoute
+
+from app.errors import InvalidParameterError
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+
+_allowed: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+
+
+def _declared(route: APIRoute) -> tuple[frozenset[str], frozenset[str]]:
+    """Names of the route's query parameters, and of those that may repeat (lists)."""
+    cached = _allowed.get(id(route))
+    if cached is None:
+        names: set[str] = set()
+        repeatable: set[str] = set()
+        for field in get_flat_params(route.dependant):
+            if not isinstance(field.field_info, params.Query):
+                continue
+            names.add(field.alias)
+            if get_origin(field.field_info.annotation) is list:
+                repeatable.add(field.alias)
+        cached = (frozenset(names), frozenset(repeatable))
+        _allowed[id(route)] = cached
+    return cached
+
+
+async def strict_query(request: Request) -> None:
+    """Reject query parameters the route does not declare, and repeated single-valued ones."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    names, repeatable = _declared(route)
+    for name in request.query_params:
+        if name not in names:
+            expected = ", ".join(sorted(names)) or "none"
+            raise InvalidParameterError(
+                "query", name[:60], f"unknown parameter; this route accepts: {expected}"
+            )
+        if name not in repeatable and len(request.query_params.getlist(name)) > 1:
+            raise InvalidParameterError("query", name, "given more than once; give it once")
+
+
+Limit = Annotated[
+    int,
+    Query(
+        ge=1,
+        le=MAX_LIMIT,
+        description=f"Page size, 1 to {MAX_LIMIT}.",
+    ),
+]
+Cursor = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Opaque position returned as `next_cursor` by the previous page.",
+    ),
+]
+
+
+def link_next(request: Request, response: Response, next_cursor: str | None) -> None:
+    """Announce the next page as an RFC 8288 link, keeping the request's filters."""
+    if next_cursor is None:
+        return
+    url = request.url.include_query_params(cursor=next_cursor)
+    response.headers["Link"] = f'<{url}>; rel="next"'
+
+
+StrictQuery = Depends(strict_query)

@@ -1,0 +1,210 @@
+"""The plan: each level as a paged list and by code, and the whole tree."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from app.db import SessionDep
+from app.models.plan import ActionStatus
+from app.repositories.plan import NodeFilters
+from app.routers.params import DEFAULT_LIMIT, Cursor, Limit, StrictQuery, link_next
+from app.schemas.common import CODE_PATTERN, INSEE_PATTERN, Page, SearchText
+from app.schemas.plan import (
+    ActionDetail,
+    ActionOut,
+    AmbitionDetail,
+    AmbitionOut,
+    AxisDetail,
+    AxisOut,
+    ObjectiveDetail,
+    ObjectiveOut,
+    PlanTree,
+)
+from app.schemas.problem import problem_responses
+from app.services import plan as service
+
+router = APIRouter(prefix="/v1", tags=["plan"], dependencies=[StrictQuery])
+
+
+def _code(level: str, example: str) -> object:
+    return Path(
+        pattern=CODE_PATTERN,
+        max_length=40,
+        description=f"Permanent code of the {level}.",
+        examples=[example],
+    )
+
+
+AxisCode = Annotated[str, _code("axis", "1")]
+AmbitionCode = Annotated[str, _code("ambition", "1.2")]
+ObjectiveCode = Annotated[str, _code("objective", "1.2.1")]
+ActionCode = Annotated[str, _code("action", "1.2.1.1")]
+
+Q = Annotated[
+    SearchText | None,
+    Query(description="Text the code, title or description contains (case and accents ignored)."),
+]
+CommuneFilter = Annotated[
+    str | None,
+    Query(pattern=INSEE_PATTERN, description="INSEE code of a commune the actions concern."),
+]
+
+
+def _parent(level: str) -> object:
+    return Query(pattern=CODE_PATTERN, max_length=40, description=f"Code of the parent {level}.")
+
+
+AxisFilter = Annotated[str | None, _parent("axis")]
+AmbitionFilter = Annotated[str | None, _parent("ambition")]
+ObjectiveFilter = Annotated[str | None, _parent("objective")]
+StatusFilter = Annotated[
+    list[ActionStatus] | None,
+    Query(description="Only actions with one of these statuses (repeat the parameter)."),
+]
+
+LIST_ERRORS = problem_responses(400)
+DETAIL_ERRORS = problem_responses(400, 404)
+
+
+@router.get(
+    "/plan",
+    response_model=PlanTree,
+    summary="The whole plan as one tree",
+    description="Axes with their ambitions, operational objectives and actions, nested, with the "
+    "counts the source document declares beside those published.",
+    responses=problem_responses(404),
+)
+async def get_plan_tree(session: SessionDep) -> PlanTree:
+    return await service.plan_tree(session)
+
+
+@router.get("/axes", response_model=Page[AxisOut], summary="List the axes", responses=LIST_ERRORS)
+async def list_axes(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    q: Q = None,
+    commune: CommuneFilter = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[AxisOut]:
+    page = await service.list_axes(session, NodeFilters(q=q, commune=commune), cursor, limit)
+    link_next(request, response, page.next_cursor)
+    return page
+
+
+@router.get(
+    "/axes/{code}",
+    response_model=AxisDetail,
+    summary="One axis with its ambitions",
+    responses=DETAIL_ERRORS,
+)
+async def get_axis(code: AxisCode, session: SessionDep) -> AxisDetail:
+    return await service.get_axis(session, code)
+
+
+@router.get(
+    "/ambitions",
+    response_model=Page[AmbitionOut],
+    summary="List the ambitions",
+    responses=LIST_ERRORS,
+)
+async def list_ambitions(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    axis: AxisFilter = None,
+    q: Q = None,
+    commune: CommuneFilter = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[AmbitionOut]:
+    filters = NodeFilters(q=q, commune=commune, axis=axis)
+    page = await service.list_ambitions(session, filters, cursor, limit)
+    link_next(request, response, page.next_cursor)
+    return page
+
+
+@router.get(
+    "/ambitions/{code}",
+    response_model=AmbitionDetail,
+    summary="One ambition with its objectives",
+    responses=DETAIL_ERRORS,
+)
+async def get_ambition(code: AmbitionCode, session: SessionDep) -> AmbitionDetail:
+    return await service.get_ambition(session, code)
+
+
+@router.get(
+    "/objectives",
+    response_model=Page[ObjectiveOut],
+    summary="List the operational objectives",
+    responses=LIST_ERRORS,
+)
+async def list_objectives(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    axis: AxisFilter = None,
+    ambition: AmbitionFilter = None,
+    q: Q = None,
+    commune: CommuneFilter = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[ObjectiveOut]:
+    filters = NodeFilters(q=q, commune=commune, axis=axis, ambition=ambition)
+    page = await service.list_objectives(session, filters, cursor, limit)
+    link_next(request, response, page.next_cursor)
+    return page
+
+
+@router.get(
+    "/objectives/{code}",
+    response_model=ObjectiveDetail,
+    summary="One operational objective with its actions",
+    responses=DETAIL_ERRORS,
+)
+async def get_objective(code: ObjectiveCode, session: SessionDep) -> ObjectiveDetail:
+    return await service.get_objective(session, code)
+
+
+@router.get(
+    "/actions",
+    response_model=Page[ActionOut],
+    summary="List the actions",
+    responses=LIST_ERRORS,
+)
+async def list_actions(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    axis: AxisFilter = None,
+    ambition: AmbitionFilter = None,
+    objective: ObjectiveFilter = None,
+    status: StatusFilter = None,
+    q: Q = None,
+    commune: CommuneFilter = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[ActionOut]:
+    filters = NodeFilters(
+        q=q,
+        commune=commune,
+        axis=axis,
+        ambition=ambition,
+        objective=objective,
+        statuses=[s.value for s in status] if status else None,
+    )
+    page = await service.list_actions(session, filters, cursor, limit)
+    link_next(request, response, page.next_cursor)
+    return page
+
+
+@router.get(
+    "/actions/{code}",
+    response_model=ActionDetail,
+    summary="One action with its place in the plan",
+    responses=DETAIL_ERRORS,
+)
+async def get_action(code: ActionCode, session: SessionDep) -> ActionDetail:
+    return await service.get_action(session, code)

@@ -1,0 +1,1 @@
+"""API models: what clients send and receive, separate from the tables."""

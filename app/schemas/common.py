@@ -1,0 +1,43 @@
+"""Pieces shared by several API models, and the input types every route parses with."""
+
+import re
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+# Lone surrogates (from percent-encoded invalid UTF-8) and control characters never reach SQL.
+_FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _printable(value: str) -> str:
+    if _FORBIDDEN_CHARACTERS.search(value):
+        raise ValueError("control characters and invalid unicode are not allowed")
+    return value
+
+
+SearchText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_printable),
+]
+
+CODE_PATTERN = r"^[1-9][0-9]{0,5}(\.[1-9][0-9]{0,5}){0,3}$"
+INSEE_PATTERN = r"^([0-9]{2}|2A|2B)[0-9]{3}$"
+
+T = TypeVar("T")
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(ApiModel, Generic[T]):
+    """One page of a list. The next page is also announced in the RFC 8288 `Link` header."""
+
+    items: list[T]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
+
+
+GeoJSONGeometry = dict[str, Any]

@@ -1,0 +1,1 @@
+"""Rules: how rows become the published resources (paging, trees, counts)."""

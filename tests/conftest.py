@@ -1,0 +1,124 @@
+"""Tests run against a real PostGIS database, migrated by Alembic, through the real app.
+
+The database named by TEST_DATABASE_URL is recreated once per run, migrated to head and loaded
+with the CALL dataset; each test then runs inside a transaction that is rolled back.
+"""
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+
+from app.config import Settings
+from app.db import get_session
+from app.main import PROJECT_ROOT, create_app
+from app.services.dataset import load_dataset, read_dataset
+
+TEST_DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/territoire_test"
+)
+CALL_DATASET = PROJECT_ROOT / "data" / "call"
+
+
+def plain_url(url: str, database: str | None = None) -> str:
+    parts = urlsplit(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    if database is not None:
+        parts = parts._replace(path="/" + database)
+    return urlunsplit(parts)
+
+
+async def recreate_database(url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    connection = await asyncpg.connect(plain_url(url, "postgres"))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\'')
+    finally:
+        await connection.close()
+
+
+def alembic_config(url: str) -> Config:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    config.attributes["configure_logger"] = False
+    return config
+
+
+async def migrate(url: str, revision: str = "head") -> None:
+    # Alembic's env.py runs its own event loop: give it a thread.
+    await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
+
+
+@pytest.fixture(scope="session")
+async def engine() -> AsyncIterator[AsyncEngine]:
+    await recreate_database(TEST_DATABASE_URL)
+    await migrate(TEST_DATABASE_URL)
+    engine = create_async_engine(TEST_DATABASE_URL)
+    async with engine.begin() as connection:
+        session = AsyncSession(bind=connection)
+        await load_dataset(session, read_dataset(CALL_DATASET))
+        await session.flush()
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        yield connection
+        await transaction.rollback()
+
+
+@pytest.fixture
+async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    # Commits inside the app release a savepoint; the test's transaction is rolled back at the end.
+    session = AsyncSession(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    yield session
+    await session.close()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(environment="test", database_url=TEST_DATABASE_URL)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def app(settings: Settings, session: AsyncSession) -> Iterator[object]:
+    application = create_app(settings)
+
+    async def test_session() -> AsyncIterator[AsyncSession]:
+        # A clean identity map per request, so nothing leaks from one request to the next.
+        session.expunge_all()
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+    application.dependency_overrides[get_session] = test_session
+    yield application
+
+
+@pytest.fixture
+async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def call_dataset() -> Path:
+    return CALL_DATASET
