@@ -5,14 +5,15 @@ import asyncio
 import sys
 from pathlib import Path
 
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.db import create_database
 from app.services.dataset import DatasetError, LoadReport, load_dataset, read_dataset
 
 
-async def _load(folder: Path, dry_run: bool) -> LoadReport:
+async def load_folder(folder: Path, dry_run: bool, settings: Settings | None = None) -> LoadReport:
+    """Check the folder, then load it in one transaction (rolled back on any error)."""
     dataset = read_dataset(folder)
-    database = create_database(get_settings())
+    database = create_database(settings or get_settings())
     try:
         async with database.sessionmaker() as session, session.begin():
             report = await load_dataset(session, dataset)
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if arguments.command == "load":
         try:
-            report = asyncio.run(_load(arguments.folder, arguments.dry_run))
+            report = asyncio.run(load_folder(arguments.folder, arguments.dry_run))
         except DatasetError as error:
             print(f"{arguments.folder}: {error}; nothing was written", file=sys.stderr)
             for problem in error.problems:

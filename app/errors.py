@@ -68,9 +68,10 @@ def problem_type(slug: str) -> str:
 
 
 def _validation_location(loc: Sequence[str | int]) -> tuple[str, str]:
+    """('query', 'status', 0) names the parameter `status`; a body field keeps its dotted path."""
     where = str(loc[0]) if loc else "body"
-    name = ".".join(str(part) for part in loc[1:]) or where
-    return where, name
+    parts = loc[1:] if where == "body" else loc[1:2]
+    return where, ".".join(str(part) for part in parts) or where
 
 
 def _short(value: Any) -> str:

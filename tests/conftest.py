@@ -13,10 +13,10 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
-from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
+from alembic import command
 from app.config import Settings
 from app.db import get_session
 from app.main import PROJECT_ROOT, create_app
@@ -40,7 +40,7 @@ async def recreate_database(url: str) -> None:
     connection = await asyncpg.connect(plain_url(url, "postgres"))
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\'')
+        await connection.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
     finally:
         await connection.close()
 
@@ -109,7 +109,7 @@ def app(settings: Settings, session: AsyncSession) -> Iterator[object]:
             await session.commit()
 
     application.dependency_overrides[get_session] = test_session
-    yield application
+    return application
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Parsing at the edge: strict query parameters, paging, and the `Link` header."""
 
-from typing import Annotated, get_origin
+from types import UnionType
+from typing import Annotated, Union, get_args, get_origin
 
 from fastapi import Depends, Query, Request, Response, params
 from fastapi.dependencies.utils import get_flat_params
@@ -24,11 +25,19 @@ def _declared(route: APIRoute) -> tuple[frozenset[str], frozenset[str]]:
             if not isinstance(field.field_info, params.Query):
                 continue
             names.add(field.alias)
-            if get_origin(field.field_info.annotation) is list:
+            if _is_list(field.field_info.annotation):
                 repeatable.add(field.alias)
         cached = (frozenset(names), frozenset(repeatable))
         _allowed[id(route)] = cached
     return cached
+
+
+def _is_list(annotation: object) -> bool:
+    if get_origin(annotation) is list:
+        return True
+    return get_origin(annotation) in (Union, UnionType) and any(
+        _is_list(argument) for argument in get_args(annotation)
+    )
 
 
 async def strict_query(request: Request) -> None:

@@ -8,7 +8,7 @@ from app.db import SessionDep
 from app.models.plan import ActionStatus
 from app.repositories.plan import NodeFilters
 from app.routers.params import DEFAULT_LIMIT, Cursor, Limit, StrictQuery, link_next
-from app.schemas.common import CODE_PATTERN, INSEE_PATTERN, Page, SearchText
+from app.schemas.common import INSEE_PATTERN, Page, SearchText, code_pattern
 from app.schemas.plan import (
     ActionDetail,
     ActionOut,
@@ -27,10 +27,20 @@ router = APIRouter(prefix="/v1", tags=["plan"], dependencies=[StrictQuery])
 
 
 def _code(level: str, example: str) -> object:
+    depth = example.count(".") + 1
     return Path(
-        pattern=CODE_PATTERN,
+        pattern=code_pattern(depth),
         max_length=40,
-        description=f"Permanent code of the {level}.",
+        description=f"Permanent code of the {level} ({depth} dot-separated numbers).",
+        examples=[example],
+    )
+
+
+def _parent(level: str, example: str) -> object:
+    return Query(
+        pattern=code_pattern(example.count(".") + 1),
+        max_length=40,
+        description=f"Code of the parent {level}.",
         examples=[example],
     )
 
@@ -50,13 +60,9 @@ CommuneFilter = Annotated[
 ]
 
 
-def _parent(level: str) -> object:
-    return Query(pattern=CODE_PATTERN, max_length=40, description=f"Code of the parent {level}.")
-
-
-AxisFilter = Annotated[str | None, _parent("axis")]
-AmbitionFilter = Annotated[str | None, _parent("ambition")]
-ObjectiveFilter = Annotated[str | None, _parent("objective")]
+AxisFilter = Annotated[str | None, _parent("axis", "1")]
+AmbitionFilter = Annotated[str | None, _parent("ambition", "1.2")]
+ObjectiveFilter = Annotated[str | None, _parent("objective", "1.2.1")]
 StatusFilter = Annotated[
     list[ActionStatus] | None,
     Query(description="Only actions with one of these statuses (repeat the parameter)."),

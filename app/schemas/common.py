@@ -22,6 +22,13 @@ SearchText = Annotated[
 ]
 
 CODE_PATTERN = r"^[1-9][0-9]{0,5}(\.[1-9][0-9]{0,5}){0,3}$"
+
+
+def code_pattern(depth: int) -> str:
+    """Codes of one level of the plan: `depth` dot-separated positive integers."""
+    return rf"^[1-9][0-9]{{0,5}}(\.[1-9][0-9]{{0,5}}){{{depth - 1}}}$"
+
+
 INSEE_PATTERN = r"^([0-9]{2}|2A|2B)[0-9]{3}$"
 
 T = TypeVar("T")

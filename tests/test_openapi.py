@@ -1,0 +1,84 @@
+"""The contract third parties generate clients from."""
+
+from typing import Any
+
+import httpx
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+METHODS = {"get", "put", "post", "patch", "delete", "head"}
+
+
+async def openapi(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    ]
+
+
+async def test_the_document_is_valid_openapi_3_1(client: httpx.AsyncClient) -> None:
+    document = await openapi(client)
+    assert document["openapi"].startswith("3.1.")
+    validate(document)
+
+
+def test_the_validator_rejects_a_broken_document() -> None:
+    broken = {
+        "openapi": "3.1.0",
+        "info": {"title": "x"},
+        "paths": {"/a": {"get": {"responses": 1}}},
+    }
+    try:
+        validate(broken)
+    except OpenAPIValidationError:
+        return
+    raise AssertionError("an invalid document passed validation")
+
+
+async def test_operations_are_documented_for_client_generation(client: httpx.AsyncClient) -> None:
+    document = await openapi(client)
+    ids = []
+    for path, method, operation in operations(document):
+        where = f"{method.upper()} {path}"
+        assert operation.get("operationId"), where
+        assert operation.get("summary"), where
+        assert operation.get("tags"), where
+        ids.append(operation["operationId"])
+        for status, response in operation["responses"].items():
+            if int(status) >= 400:
+                assert list(response["content"]) == ["application/problem+json"], where
+                schema = response["content"]["application/problem+json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Problem"}, where
+        if operation.get("parameters"):
+            assert "400" in operation["responses"], where
+    assert len(ids) == len(set(ids))
+    assert {"get_plan_tree", "list_actions", "get_action", "list_communes"} <= set(ids)
+    tags = {tag["name"] for tag in document["tags"]}
+    assert {tag for _, _, op in operations(document) for tag in op["tags"]} <= tags
+
+
+async def test_operation_ids_are_stable(client: httpx.AsyncClient) -> None:
+    document = await openapi(client)
+    by_route = {f"{m.upper()} {p}": op["operationId"] for p, m, op in operations(document)}
+    assert by_route["GET /v1/actions/{code}"] == "get_action"
+    assert by_route["GET /v1/axes"] == "list_axes"
+    assert by_route["GET /v1/territory"] == "get_territory"
+
+
+async def test_examples_and_geojson_media_type(client: httpx.AsyncClient) -> None:
+    document = await openapi(client)
+    communes = document["paths"]["/v1/communes"]["get"]["responses"]["200"]["content"]
+    assert "application/geo+json" in communes
+    code = document["paths"]["/v1/actions/{code}"]["get"]["parameters"][0]
+    assert code["schema"]["examples"] == ["1.2.1.1"]
+    assert "Problem" in document["components"]["schemas"]
+    assert "HTTPValidationError" not in document["components"]["schemas"]
