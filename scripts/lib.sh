@@ -139,3 +139,9 @@ app_db_name() {
     echo territoire
   fi
 }
+
+# Headless Chromium, for the tests that render pages as a browser would.
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+    || apt_install chromium
+}

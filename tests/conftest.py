@@ -6,6 +6,8 @@ with the CALL dataset; each test then runs inside a transaction that is rolled b
 
 import asyncio
 import os
+import socket
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -122,3 +124,47 @@ async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def call_dataset() -> Path:
     return CALL_DATASET
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+async def live_server(engine: AsyncEngine) -> AsyncIterator[str]:
+    """The real service in its own uvicorn process, on the test database (committed data)."""
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "app.main:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DATABASE_URL": TEST_DATABASE_URL, "ENVIRONMENT": "test"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as probe:
+            for _ in range(100):
+                try:
+                    if (await probe.get(f"{url}/ready")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("the live server did not become ready")
+        yield url
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=10)
