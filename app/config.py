@@ -22,6 +22,11 @@ class Settings(BaseSettings):
         description="Absolute URL of the service, for links; taken from each request when unset.",
     )
     log_level: str = "info"
+    response_cache: bool = Field(
+        default=True,
+        description="Serve repeated public GETs from memory; database notifications invalidate it.",
+    )
+    response_cache_max_mb: int = Field(default=64, ge=1, le=4096)
 
     @field_validator("database_url")
     @classmethod

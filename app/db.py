@@ -24,6 +24,12 @@ class Database:
         await self.engine.dispose()
 
 
+def plain_dsn(url: str) -> str:
+    """The libpq form of a SQLAlchemy URL, for asyncpg used directly."""
+    scheme, rest = url.split("://", 1)
+    return "postgresql://" + rest if scheme.startswith("postgres") else url
+
+
 def create_database(settings: Settings) -> Database:
     engine = create_async_engine(
         str(settings.database_url),

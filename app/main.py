@@ -9,8 +9,9 @@ from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from app.cache import ChangeListener, ResponseCache, ResponseCacheMiddleware
 from app.config import Settings, get_settings
-from app.db import create_database
+from app.db import create_database, plain_dsn
 from app.errors import install_error_handlers
 from app.openapi import build_openapi
 from app.routers import communes, docs, health, plan, territory
@@ -43,10 +44,18 @@ def operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     database = create_database(settings)
+    cache = ResponseCache(
+        max_bytes=settings.response_cache_max_mb * 1024 * 1024,
+        max_entry_bytes=8 * 1024 * 1024,
+    )
+    listener = ChangeListener(plain_dsn(str(settings.database_url)), cache)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.response_cache:
+            await listener.start()
         yield
+        await listener.stop()
         await database.dispose()
 
     app = FastAPI(
@@ -68,5 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, territory, plan, communes, docs):
         app.include_router(module.router)
     docs.mount_assets(app)
+    if settings.response_cache:
+        app.add_middleware(ResponseCacheMiddleware, cache=cache, prefixes=("/v1/",))
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

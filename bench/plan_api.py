@@ -427,6 +427,7 @@ def preflight(port: int) -> dict[str, int]:
 class Facts:
     started: datetime
     command: str
+    cache: bool
     server_command: str
     wrk_command: str
     postgres: str
@@ -464,6 +465,12 @@ def machine_lines(facts: Facts) -> list[str]:
         f"- {facts.postgres.split(',')[0]} on the same machine; {facts.wrk_version}",
         f"- code: {commit or 'unknown'}",
         f"- command: `{facts.command}`",
+        "- response cache: "
+        + (
+            "on (repeated GETs served from memory until a change is committed)"
+            if facts.cache
+            else "off (every request reads the database)"
+        ),
         f"- server: `{facts.server_command}`",
         f"- load generator: `{facts.wrk_command}`",
         "- response bodies: "
@@ -603,6 +610,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--port", type=int, default=8123, help="preferred port for uvicorn")
+    parser.add_argument(
+        "--no-cache",
+        dest="cache",
+        action="store_false",
+        help="run the server without its response cache (every request reads the database)",
+    )
     arguments = parser.parse_args(argv)
     if min(arguments.duration, arguments.warmup, arguments.rounds, arguments.threads) < 1:
         parser.error("durations, rounds and threads must be at least 1")
@@ -622,7 +635,11 @@ def on_term(signum: int, frame: FrameType | None) -> None:
 def bench(arguments: argparse.Namespace, wrk: str) -> int:
     started = datetime.now(UTC)
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "RESPONSE_CACHE": "true" if arguments.cache else "false",
+    }
     OUT.mkdir(exist_ok=True)
     postgres = prepare_database(database_url, env)
     load_before = os.getloadavg()
@@ -655,6 +672,7 @@ def bench(arguments: argparse.Namespace, wrk: str) -> int:
     python = os.path.relpath(sys.executable, Path.cwd())
     facts = Facts(
         started=started,
+        cache=arguments.cache,
         command=shlex.join([python, os.path.relpath(__file__, Path.cwd()), *sys.argv[1:]]),
         server_command=shown(uvicorn_command(port)),
         wrk_command=shown(wrk_command(replace(target, wrk="wrk"), "health", arguments.duration))

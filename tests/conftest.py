@@ -92,7 +92,12 @@ async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(environment="test", database_url=TEST_DATABASE_URL)  # type: ignore[arg-type]
+    # In-process tests roll back instead of committing, so no change is ever notified: no cache.
+    return Settings(
+        environment="test",
+        database_url=TEST_DATABASE_URL,  # type: ignore[arg-type]
+        response_cache=False,
+    )
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Queries over the plan: lists with filters and keyset paging, details, counts."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,8 +76,14 @@ def _action_count(model: type[PlanNodeMixin]) -> Any:
     return _below(model)[0].scalar_subquery()
 
 
+# Statements are built once: building them (aliases above all) costs more than running them.
+_BELOW: dict[type[PlanNodeMixin], tuple[Select[Any], Any]] = {
+    model: _below(model) for model in (Axis, Ambition, Objective, Action)
+}
+
+
 def _concerns_commune(model: type[PlanNodeMixin], insee: str) -> ColumnElement[bool]:
-    query, action = _below(model)
+    query, action = _BELOW[model]
     linked = query.join(action_commune, action_commune.c.action_id == action.id).where(
         action_commune.c.commune_insee == insee
     )
@@ -161,11 +167,11 @@ def _actions() -> Select[Any]:
     )
 
 
-_QUERIES: dict[type[PlanNodeMixin], Callable[[], Select[Any]]] = {
-    Axis: _axes,
-    Ambition: _ambitions,
-    Objective: _objectives,
-    Action: _actions,
+_QUERIES: dict[type[PlanNodeMixin], Select[Any]] = {
+    Axis: _axes(),
+    Ambition: _ambitions(),
+    Objective: _objectives(),
+    Action: _actions(),
 }
 
 
@@ -195,7 +201,7 @@ async def list_nodes(
     limit: int | None = None,
 ) -> Sequence[RowMapping]:
     """Rows of one level in code order, after the `after` code path, at most `limit` of them."""
-    query = _QUERIES[model]().where(*_where(model, filters))
+    query = _QUERIES[model].where(*_where(model, filters))
     if after is not None:
         query = query.where(model.code_path > type_coerce(after, ARRAY(Integer)))
     query = query.order_by(model.code_path)
@@ -208,7 +214,7 @@ async def list_nodes(
 async def get_node(
     session: AsyncSession, model: type[PlanNodeMixin], code: str
 ) -> RowMapping | None:
-    query = _QUERIES[model]().where(model.code == code)
+    query = _QUERIES[model].where(model.code == code)
     row: RowMapping | None = (await session.execute(query)).mappings().one_or_none()
     return row
 

@@ -1,0 +1,195 @@
+"""An in-process cache of public GET responses, invalidated by the database itself.
+
+Every published table has a statement-level trigger that calls pg_notify on commit (see the
+migration that adds them). Each worker LISTENs on that channel and drops its whole cache when a
+change is committed. A response computed while a change landed is not stored (the generation
+counter moved meanwhile), and while the listener is disconnected nothing is served from or
+stored in the cache, so a stale body is never answered.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "territoire_data"
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+class ResponseCache:
+    """LRU of response bodies, bounded in total bytes, with a generation counter."""
+
+    def __init__(self, max_bytes: int, max_entry_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = max_entry_bytes
+        self.generation = 0
+        self.connected = False
+        self._entries: OrderedDict[tuple[bytes, ...], CachedResponse] = OrderedDict()
+        self._size = 0
+
+    @property
+    def active(self) -> bool:
+        return self.connected
+
+    def get(self, key: tuple[bytes, ...]) -> CachedResponse | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: tuple[bytes, ...], entry: CachedResponse, generation: int) -> None:
+        """Store unless the data changed since `generation` was read, or the entry is too big."""
+        if generation != self.generation or not self.connected:
+            return
+        if len(entry.body) > self.max_entry_bytes:
+            return
+        previous = self._entries.pop(key, None)
+        if previous is not None:
+            self._size -= len(previous.body)
+        self._entries[key] = entry
+        self._size += len(entry.body)
+        while self._size > self.max_bytes and self._entries:
+            _, evicted = self._entries.popitem(last=False)
+            self._size -= len(evicted.body)
+
+    def invalidate(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class ChangeListener:
+    """Keeps a LISTEN connection open; invalidates the cache on every notification."""
+
+    def __init__(self, dsn: str, cache: ResponseCache, retry_seconds: float = 1.0) -> None:
+        self.dsn = dsn
+        self.cache = cache
+        self.retry_seconds = retry_seconds
+        self._task: asyncio.Task[None] | None = None
+        self._lost = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="cache-change-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _on_notification(self, *_: object) -> None:
+        self.cache.invalidate()
+
+    def _on_termination(self, *_: object) -> None:
+        self._lost.set()
+
+    async def _run(self) -> None:
+        while True:
+            connection: asyncpg.Connection | None = None
+            try:
+                connection = await asyncpg.connect(self.dsn, timeout=5)
+                connection.add_termination_listener(self._on_termination)
+                await connection.add_listener(CHANNEL, self._on_notification)
+                # Whatever changed while we were not listening is unknown: start afresh.
+                self.cache.invalidate()
+                self.cache.connected = True
+                self._lost.clear()
+                await self._lost.wait()
+                logger.warning("cache listener lost its connection; cache bypassed")
+            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+                logger.warning("cache listener cannot connect (%s); retrying", error)
+            finally:
+                self.cache.connected = False
+                self.cache.invalidate()
+                if connection is not None and not connection.is_closed():
+                    await connection.close()
+            await asyncio.sleep(self.retry_seconds)
+
+
+class ResponseCacheMiddleware:
+    """Serves repeated anonymous GETs of the public API from memory."""
+
+    def __init__(self, app: ASGIApp, cache: ResponseCache, prefixes: tuple[str, ...]) -> None:
+        self.app = app
+        self.cache = cache
+        self.prefixes = prefixes
+
+    def _key(self, scope: Scope) -> tuple[bytes, ...] | None:
+        if scope["type"] != "http" or scope["method"] != "GET" or not self.cache.active:
+            return None
+        if not scope["path"].startswith(self.prefixes):
+            return None
+        headers = dict(scope["headers"])
+        if b"authorization" in headers:
+            return None
+        return (
+            scope.get("scheme", "http").encode(),
+            headers.get(b"host", b""),
+            headers.get(b"x-forwarded-proto", b""),
+            headers.get(b"x-forwarded-host", b""),
+            scope["raw_path"] if scope.get("raw_path") else scope["path"].encode(),
+            scope.get("query_string", b""),
+            headers.get(b"accept", b""),
+            headers.get(b"accept-encoding", b""),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = self._key(scope)
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        hit = self.cache.get(key)
+        if hit is not None:
+            marked = [*hit.headers, (b"x-cache", b"hit")]
+            await send({"type": "http.response.start", "status": hit.status, "headers": marked})
+            await send({"type": "http.response.body", "body": hit.body})
+            return
+
+        generation = self.cache.generation
+        status = 0
+        headers: list[tuple[bytes, bytes]] = []
+        chunks: list[bytes] = []
+        size = 0
+        storable = True
+
+        async def capture(message: Message) -> None:
+            nonlocal status, headers, size, storable
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                message = {**message, "headers": [*headers, (b"x-cache", b"miss")]}
+            elif message["type"] == "http.response.body" and storable:
+                body = message.get("body", b"")
+                size += len(body)
+                if size > self.cache.max_entry_bytes:
+                    storable = False
+                    chunks.clear()
+                else:
+                    chunks.append(body)
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        if status == 200 and storable:
+            self.cache.put(key, CachedResponse(status, headers, b"".join(chunks)), generation)

@@ -1,0 +1,101 @@
+"""The response cache: served from memory, dropped as soon as a change is committed."""
+
+import asyncio
+
+import asyncpg
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cache import CachedResponse, ResponseCache
+from tests.conftest import TEST_DATABASE_URL, plain_url
+
+
+def entry(size: int) -> CachedResponse:
+    return CachedResponse(200, [], b"x" * size)
+
+
+def test_a_response_computed_across_a_change_is_not_stored() -> None:
+    cache = ResponseCache(max_bytes=1000, max_entry_bytes=100)
+    cache.connected = True
+    started_at = cache.generation
+    cache.invalidate()  # a change is committed while the response is computed
+    cache.put((b"k",), entry(10), started_at)
+    assert cache.get((b"k",)) is None
+    cache.put((b"k",), entry(10), cache.generation)
+    assert cache.get((b"k",)) is not None
+
+
+def test_nothing_is_stored_while_the_listener_is_disconnected() -> None:
+    cache = ResponseCache(max_bytes=1000, max_entry_bytes=100)
+    cache.put((b"k",), entry(10), cache.generation)
+    assert len(cache) == 0
+    assert not cache.active
+
+
+def test_the_cache_is_bounded_in_bytes_least_recently_used_first() -> None:
+    cache = ResponseCache(max_bytes=100, max_entry_bytes=60)
+    cache.connected = True
+    cache.put((b"a",), entry(40), cache.generation)
+    cache.put((b"b",), entry(40), cache.generation)
+    assert cache.get((b"a",)) is not None  # a is now the most recently used
+    cache.put((b"c",), entry(40), cache.generation)
+    assert cache.get((b"b",)) is None
+    assert cache.get((b"a",)) is not None
+    cache.put((b"big",), entry(61), cache.generation)
+    assert cache.get((b"big",)) is None
+
+
+async def test_every_table_notifies_its_changes(session: AsyncSession) -> None:
+    result = await session.execute(
+        text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename NOT IN ('alembic_version', 'spatial_ref_sys') "
+            "AND NOT EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE c.relname = tablename AND t.tgname = 'trg_' || tablename || '_notify')"
+        )
+    )
+    assert list(result.scalars()) == []
+
+
+async def title_of_axis_1(client: httpx.AsyncClient, url: str) -> tuple[str, str]:
+    response = await client.get(url + "/v1/plan")
+    assert response.status_code == 200
+    return response.json()["axes"][0]["title"], response.headers["x-cache"]
+
+
+async def test_a_committed_change_is_served_at_once(live_server: str) -> None:
+    connection = await asyncpg.connect(plain_url(TEST_DATABASE_URL))
+    async with httpx.AsyncClient() as client:
+        original, _ = await title_of_axis_1(client, live_server)
+        assert (await title_of_axis_1(client, live_server))[1] == "hit"
+        try:
+            await connection.execute("UPDATE axis SET title = 'Changé' WHERE code = '1'")
+            for _ in range(50):
+                title, cached = await title_of_axis_1(client, live_server)
+                if title == "Changé":
+                    break
+                await asyncio.sleep(0.05)
+            assert title == "Changé"
+            assert cached == "miss"
+        finally:
+            await connection.execute("UPDATE axis SET title = $1 WHERE code = '1'", original)
+            await connection.close()
+        for _ in range(50):
+            if (await title_of_axis_1(client, live_server))[0] == original:
+                break
+            await asyncio.sleep(0.05)
+        assert (await title_of_axis_1(client, live_server))[0] == original
+
+
+async def test_errors_and_authenticated_requests_are_not_cached(live_server: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(2):
+            missing = await client.get(live_server + "/v1/axes/9")
+            assert missing.status_code == 404
+            assert missing.headers.get("x-cache") is None or missing.headers["x-cache"] == "miss"
+        for _ in range(2):
+            private = await client.get(
+                live_server + "/v1/territory", headers={"Authorization": "Bearer x"}
+            )
+            assert "x-cache" not in private.headers
