@@ -31,7 +31,7 @@ async def test_models_match_the_migrated_schema(engine: AsyncEngine) -> None:
 
 
 async def test_downgrade_then_upgrade_round_trips() -> None:
-    url = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/territoire_test_migrations"
+    url = TEST_DATABASE_URL + "_migrations"
     await recreate_database(url)
     config: Config = alembic_config(url)
     await asyncio.to_thread(command.upgrade, config, "head")

@@ -275,7 +275,7 @@ async def test_any_territory_loads_and_is_published(
 
 @pytest.fixture
 async def cli_database() -> str:
-    url = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/territoire_test_cli"
+    url = TEST_DATABASE_URL + "_cli"
     await recreate_database(url)
     await migrate(url)
     return url
