@@ -79,10 +79,20 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _path(request: Request) -> str:
+    # From the scope, not `request.url`: that one raises on a query string that is not UTF-8,
+    # and an error handler must not fail.
+    return str(request.scope.get("path", ""))
+
+
+# A problem names what to fix; a request repeating a bad value 40 000 times gets the first few.
+MAX_INVALID_FIELDS = 10
+
+
 async def handle_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors: list[InvalidField] = []
-    for error in exc.errors():
+    for error in exc.errors()[:MAX_INVALID_FIELDS]:
         where, name = _validation_location(error.get("loc", ()))
         reason = error.get("msg", "invalid value")
         if error.get("type") == "extra_forbidden":
@@ -97,13 +107,15 @@ async def handle_validation_error(request: Request, exc: Exception) -> Response:
         else (400, InvalidParameterError.slug, InvalidParameterError.title)
     )
     detail = "; ".join(f"{e.location} '{e.name}': {e.reason}" for e in errors)
+    if len(exc.errors()) > MAX_INVALID_FIELDS:
+        detail += f"; and {len(exc.errors()) - MAX_INVALID_FIELDS} more"
     return problem_response(
         Problem(
             type=problem_type(slug),
             title=title,
             status=status,
             detail=detail,
-            instance=request.url.path,
+            instance=_path(request),
             errors=errors,
         )
     )
@@ -117,7 +129,7 @@ async def handle_domain_error(request: Request, exc: Exception) -> Response:
             title=exc.title,
             status=exc.status,
             detail=exc.detail,
-            instance=request.url.path,
+            instance=_path(request),
             errors=exc.errors or None,
         )
     )
@@ -127,16 +139,16 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail
     if exc.status_code == 404 and detail == "Not Found":
-        detail = f"No resource at {request.url.path}; see /openapi.json for the routes."
+        detail = f"No resource at {_short(_path(request))}; see /openapi.json for the routes."
     elif exc.status_code == 405:
-        detail = f"Method {request.method} is not allowed on {request.url.path}."
+        detail = f"Method {request.method} is not allowed on {_short(_path(request))}."
     response = problem_response(
         Problem(
             type="about:blank",
             title=_http_title(exc.status_code),
             status=exc.status_code,
             detail=str(detail),
-            instance=request.url.path,
+            instance=_path(request),
         )
     )
     for name, value in (exc.headers or {}).items():
@@ -145,14 +157,14 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
 
 
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    logger.exception("unhandled error on %s %s", request.method, _path(request), exc_info=exc)
     return problem_response(
         Problem(
             type=problem_type("internal-error"),
             title="Internal server error",
             status=500,
             detail="An unexpected error occurred; it has been logged.",
-            instance=request.url.path,
+            instance=_path(request),
         )
     )
 

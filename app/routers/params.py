@@ -2,6 +2,7 @@
 
 from types import UnionType
 from typing import Annotated, Union, get_args, get_origin
+from urllib.parse import unquote_plus
 
 from fastapi import Depends, Query, Request, Response, params
 from fastapi.dependencies.utils import get_flat_params
@@ -40,11 +41,27 @@ def _is_list(annotation: object) -> bool:
     )
 
 
+def _not_utf8(query_string: bytes) -> str | None:
+    """The name of the first parameter whose raw bytes are not UTF-8, if any."""
+    for pair in query_string.split(b"&"):
+        try:
+            pair.decode()
+        except UnicodeDecodeError:
+            return unquote_plus(pair.partition(b"=")[0].decode("latin-1"))
+    return None
+
+
 async def strict_query(request: Request) -> None:
-    """Reject query parameters the route does not declare, and repeated single-valued ones."""
+    """Reject query parameters the route does not declare, repeated single-valued ones, and raw
+    bytes that are not UTF-8 (`request.url`, used for links, cannot decode them)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
         return
+    undecodable = _not_utf8(request.scope.get("query_string", b""))
+    if undecodable is not None:
+        raise InvalidParameterError(
+            "query", undecodable[:60], "not UTF-8; percent-encode the UTF-8 bytes of the value"
+        )
     names, repeatable = _declared(route)
     for name in request.query_params:
         if name not in names:

@@ -199,7 +199,8 @@ async def list_actions(
         axis=axis,
         ambition=ambition,
         objective=objective,
-        statuses=[s.value for s in status] if status else None,
+        # A set: each value is one bind parameter, and PostgreSQL takes at most 32 767.
+        statuses=sorted({s.value for s in status}) if status else None,
     )
     page = await service.list_actions(session, filters, cursor, limit)
     link_next(request, response, page.next_cursor)
