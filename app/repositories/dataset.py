@@ -4,7 +4,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, delete, literal_column, select, tuple_
+from sqlalchemy import Table, delete, literal_column, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
@@ -27,19 +27,24 @@ async def territory_siren(session: AsyncSession) -> str | None:
 
 
 async def upsert(
-    session: AsyncSession, model: type[Base], key: str, rows: Sequence[Mapping[str, Any]]
+    session: AsyncSession,
+    model: type[Base],
+    key: str | Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
 ) -> Changes:
-    """Insert rows, or update those whose values differ; rows equal to what is stored stay as is."""
+    """Insert rows, or update those whose values differ; rows equal to what is stored stay as is.
+    `key` names the unique column(s) rows are matched on."""
     if not rows:
         return Changes()
     table = model.__table__
     assert isinstance(table, Table)
-    columns = [name for name in rows[0] if name != key]
+    keys = [key] if isinstance(key, str) else list(key)
+    columns = [name for name in rows[0] if name not in keys]
     statement = insert(table)
     current = tuple_(*(table.c[name] for name in columns))
     proposed = tuple_(*(statement.excluded[name] for name in columns))
     returning: ReturningInsert[Any] = statement.on_conflict_do_update(
-        index_elements=[key],
+        index_elements=keys,
         set_={name: statement.excluded[name] for name in columns},
         where=current.is_distinct_from(proposed),
     ).returning(literal_column("xmax = 0").label("created"))
@@ -58,6 +63,85 @@ async def ids_by_code(
         select(table.c.code, table.c.id).where(table.c.code.in_(list(codes)))
     )
     return dict(result.all())
+
+
+async def sync_links(
+    session: AsyncSession,
+    table: Table,
+    owner: str,
+    other: str,
+    owner_ids: Sequence[int],
+    pairs: set[tuple[int, Any]],
+) -> Changes:
+    """Make the links of the given owners (column `owner`) to column `other` exactly `pairs`."""
+    if not owner_ids:
+        return Changes()
+    owner_column, other_column = table.c[owner], table.c[other]
+    result = await session.execute(
+        select(owner_column, other_column).where(owner_column.in_(owner_ids))
+    )
+    stored = set(result.tuples().all())
+    stale = stored - pairs
+    missing = pairs - stored
+    if stale:
+        await session.execute(
+            delete(table).where(tuple_(owner_column, other_column).in_(sorted(stale)))
+        )
+    if missing:
+        await session.execute(insert(table), [{owner: a, other: b} for a, b in sorted(missing)])
+    return Changes(created=len(missing), deleted=len(stale), unchanged=len(stored & pairs))
+
+
+VALUE_COLUMNS = (
+    "indicator_id",
+    "kind",
+    "period_start",
+    "period_end",
+    "period_label",
+    "value",
+    "commune_insee",
+    "comment",
+    "source",
+    "source_excerpt",
+)
+_VALUE_KEY = ("indicator_id", "kind", "commune_insee", "period_start", "period_end", "period_label")
+_VALUE_DATA = [c for c in VALUE_COLUMNS if c not in _VALUE_KEY]
+# Built once from the constant column names above: no outside input reaches these statements.
+_COLUMNS = ", ".join(VALUE_COLUMNS)
+_STAGING = text(
+    f"CREATE TEMPORARY TABLE value_staging ON COMMIT DROP AS SELECT {_COLUMNS} "  # noqa: S608
+    "FROM indicator_value WITH NO DATA"
+)
+_MERGE = text(
+    f"WITH written AS (INSERT INTO indicator_value AS v ({_COLUMNS}) "  # noqa: S608
+    f"SELECT {_COLUMNS} FROM value_staging "
+    "ON CONFLICT ON CONSTRAINT uq_indicator_value_point DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _VALUE_DATA)
+    + " WHERE ("
+    + ", ".join(f"v.{c}" for c in _VALUE_DATA)
+    + ") IS DISTINCT FROM ("
+    + ", ".join(f"excluded.{c}" for c in _VALUE_DATA)
+    + ") RETURNING xmax = 0 AS created) "
+    "SELECT count(*) FILTER (WHERE created) AS created, count(*) AS written FROM written"
+)
+
+
+async def upsert_values(session: AsyncSession, records: Sequence[tuple[Any, ...]]) -> Changes:
+    """Upsert indicator values (tuples in VALUE_COLUMNS order) at COPY speed: the rows go to a
+    temporary table by COPY, then into indicator_value by one INSERT ... ON CONFLICT that only
+    touches the rows whose data differ. The records must not repeat a key."""
+    if not records:
+        return Changes()
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    await session.execute(_STAGING)
+    await driver.copy_records_to_table("value_staging", records=records, columns=VALUE_COLUMNS)
+    result = await session.execute(_MERGE)
+    created, written = result.one()
+    await session.execute(text("DROP TABLE value_staging"))
+    return Changes(created=created, updated=written - created, unchanged=len(records) - written)
 
 
 async def sync_action_communes(
