@@ -80,7 +80,7 @@ async def sync_links(
     result = await session.execute(
         select(owner_column, other_column).where(owner_column.in_(owner_ids))
     )
-    stored = set(result.tuples().all())
+    stored: set[tuple[int, Any]] = {(row[0], row[1]) for row in result}
     stale = stored - pairs
     missing = pairs - stored
     if stale:

@@ -250,7 +250,8 @@ async def get_budget(
     session: SessionDep,
     level: Annotated[Level, Query(description="The level whose records are totalled.")] = "axis",
     year: Annotated[
-        int | None, Query(ge=1900, le=2200, description="One year; all years when absent.")
+        int | None,
+        Query(ge=1900, le=2200, description="One year; all years when absent.", examples=[2024]),
     ] = None,
 ) -> BudgetReport:
     return await follow_up.budget_report(session, level, year)
