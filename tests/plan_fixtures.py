@@ -1,4 +1,4 @@
-"""A small plan computed by hand, written in place of the CALL plan inside the test's transaction."""
+"""A small plan computed by hand, written over the CALL plan inside the test's transaction."""
 
 from datetime import date
 from decimal import Decimal
