@@ -1,7 +1,7 @@
 """Idempotent writes of a whole dataset: upserts that touch a row only when it really changes."""
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table, delete, literal_column, select, text, tuple_
@@ -20,6 +20,9 @@ class Changes:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    # Codes of the records created or updated, for tables keyed by code.
+    created_keys: list[str] = field(default_factory=list)
+    updated_keys: list[str] = field(default_factory=list)
 
 
 async def territory_siren(session: AsyncSession) -> str | None:
@@ -47,12 +50,21 @@ async def upsert(
         index_elements=keys,
         set_={name: statement.excluded[name] for name in columns},
         where=current.is_distinct_from(proposed),
-    ).returning(literal_column("xmax = 0").label("created"))
+    ).returning(
+        literal_column("xmax = 0").label("created"),
+        (table.c.code if keys == ["code"] else literal_column("NULL")).label("key"),
+    )
     result = await session.execute(returning, list(rows))
-    flags = [bool(row.created) for row in result]
-    created = sum(flags)
-    updated = len(flags) - created
-    return Changes(created=created, updated=updated, unchanged=len(rows) - len(flags))
+    written = [(bool(row.created), row.key) for row in result]
+    created = [key for flag, key in written if flag]
+    updated = [key for flag, key in written if not flag]
+    return Changes(
+        created=len(created),
+        updated=len(updated),
+        unchanged=len(rows) - len(written),
+        created_keys=[k for k in created if k is not None],
+        updated_keys=[k for k in updated if k is not None],
+    )
 
 
 async def ids_by_code(

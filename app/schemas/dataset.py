@@ -180,3 +180,8 @@ class IndicatorFile(Strict):
 
 class IndicatorsFile(Strict):
     indicators: list[IndicatorFile]
+    values_csv: Text | None = Field(
+        default=None,
+        description="More values in a CSV file (relative to the dataset folder), with the "
+        "columns of the spreadsheet's indicator_values.csv: for long series.",
+    )

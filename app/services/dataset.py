@@ -33,6 +33,7 @@ from app.services.plan_data import (
     PlanData,
     ValueRecord,
 )
+from app.services.spreadsheet import parse_values_csv
 
 TERRITORY_FILE = "territory.yaml"
 PLAN_FILE = "plan.yaml"
@@ -354,6 +355,10 @@ def read_dataset(folder: Path) -> Dataset:
     records = PlanData()
     if plan is not None:
         records = plan_records(plan, indicators)
+        if indicators is not None and indicators.values_csv:
+            more = parse_values_csv(folder / indicators.values_csv, indicators.values_csv)
+            problems.extend(more.problems)
+            records.values.extend(more.data.values)
         known = Known(communes={c.insee for c in communes})
         problems.extend(plan_data.check(records, known, source_text))
     if problems or territory is None or plan is None:
