@@ -22,7 +22,22 @@ from app.repositories import dataset as dataset_repository
 from app.services.dataset import DatasetError, load_dataset, read_dataset
 from tests.conftest import CALL_DATASET, TEST_DATABASE_URL, migrate, recreate_database
 
-TABLES = ("territory", "commune", "axis", "ambition", "objective", "action", "action_commune")
+TABLES = (
+    "territory",
+    "commune",
+    "axis",
+    "ambition",
+    "objective",
+    "action",
+    "action_commune",
+    "indicator",
+    "indicator_ambition",
+    "indicator_objective",
+    "indicator_action",
+    "indicator_value",
+    "budget_line",
+    "milestone",
+)
 
 
 async def snapshot(session: AsyncSession) -> dict[str, list[Any]]:
