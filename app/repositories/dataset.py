@@ -4,7 +4,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, delete, literal_column, select, text, tuple_
+from sqlalchemy import Table, bindparam, delete, literal_column, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
@@ -42,6 +42,8 @@ async def upsert(
     table = model.__table__
     assert isinstance(table, Table)
     keys = [key] if isinstance(key, str) else list(key)
+    if "id" in table.c and table.c.id.identity is not None:
+        return await _update_then_insert(session, table, keys, rows)
     columns = [name for name in rows[0] if name not in keys]
     statement = insert(table)
     current = tuple_(*(table.c[name] for name in columns))
@@ -50,18 +52,59 @@ async def upsert(
         index_elements=keys,
         set_={name: statement.excluded[name] for name in columns},
         where=current.is_distinct_from(proposed),
-    ).returning(
-        literal_column("xmax = 0").label("created"),
-        (table.c.code if keys == ["code"] else literal_column("NULL")).label("key"),
-    )
+    ).returning(literal_column("xmax = 0").label("created"))
     result = await session.execute(returning, list(rows))
-    written = [(bool(row.created), row.key) for row in result]
-    created = [key for flag, key in written if flag]
-    updated = [key for flag, key in written if not flag]
+    flags = [bool(row.created) for row in result]
+    created = sum(flags)
+    return Changes(created=created, updated=len(flags) - created, unchanged=len(rows) - len(flags))
+
+
+async def _update_then_insert(
+    session: AsyncSession, table: Table, keys: list[str], rows: Sequence[Mapping[str, Any]]
+) -> Changes:
+    """The upsert of a table with an identity column. INSERT ... ON CONFLICT draws a value from
+    the identity sequence for every row, existing or not; here rows already stored are updated
+    (when they differ) and only new rows are inserted, so a file loaded twice leaves even the
+    sequences as they were."""
+    key_columns = [table.c[name] for name in keys]
+    stored = await session.execute(
+        select(*key_columns).where(
+            tuple_(*key_columns).in_(sorted({tuple(row[name] for name in keys) for row in rows}))
+        )
+    )
+    existing = {tuple(found) for found in stored}
+    columns = [name for name in rows[0] if name not in keys]
+    label = table.c.code if "code" in table.c else literal_column("NULL")
+    update = (
+        table.update()
+        .where(*(table.c[name] == bindparam(f"key_{name}") for name in keys))
+        .where(
+            tuple_(*(table.c[name] for name in columns)).is_distinct_from(
+                tuple_(*(bindparam(f"new_{name}", type_=table.c[name].type) for name in columns))
+            )
+        )
+        .values({name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns})
+        .returning(label)
+    )
+    updated: list[str | None] = []
+    new_rows = []
+    for row in rows:
+        if tuple(row[name] for name in keys) not in existing:
+            new_rows.append(row)
+            continue
+        parameters = {f"key_{name}": row[name] for name in keys}
+        parameters |= {f"new_{name}": row[name] for name in columns}
+        found = (await session.execute(update, parameters)).first()
+        if found is not None:
+            updated.append(found[0])
+    created: list[str | None] = []
+    if new_rows:
+        result = await session.execute(insert(table).returning(label), list(new_rows))
+        created = [row[0] for row in result]
     return Changes(
         created=len(created),
         updated=len(updated),
-        unchanged=len(rows) - len(written),
+        unchanged=len(rows) - len(created) - len(updated),
         created_keys=[k for k in created if k is not None],
         updated_keys=[k for k in updated if k is not None],
     )
@@ -124,24 +167,39 @@ _STAGING = text(
     f"CREATE TEMPORARY TABLE value_staging ON COMMIT DROP AS SELECT {_COLUMNS} "  # noqa: S608
     "FROM indicator_value WITH NO DATA"
 )
-_MERGE = text(
-    f"WITH written AS (INSERT INTO indicator_value AS v ({_COLUMNS}) "  # noqa: S608
-    f"SELECT {_COLUMNS} FROM value_staging "
-    "ON CONFLICT ON CONSTRAINT uq_indicator_value_point DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _VALUE_DATA)
-    + " WHERE ("
+# Rows match on their key, NULLs included (coalesced, so that the join can hash).
+_SAME_POINT = " AND ".join(
+    [
+        "v.indicator_id = s.indicator_id",
+        "v.kind = s.kind",
+        "coalesce(v.commune_insee, '') = coalesce(s.commune_insee, '')",
+        "coalesce(v.period_start, '-infinity') = coalesce(s.period_start, '-infinity')",
+        "coalesce(v.period_end, '-infinity') = coalesce(s.period_end, '-infinity')",
+        "coalesce(v.period_label, E'\\x01') = coalesce(s.period_label, E'\\x01')",
+    ]
+)
+_UPDATE_VALUES = text(
+    "WITH changed AS (UPDATE indicator_value v SET "  # noqa: S608
+    + ", ".join(f"{c} = s.{c}" for c in _VALUE_DATA)
+    + f" FROM value_staging s WHERE {_SAME_POINT} AND ("
     + ", ".join(f"v.{c}" for c in _VALUE_DATA)
     + ") IS DISTINCT FROM ("
-    + ", ".join(f"excluded.{c}" for c in _VALUE_DATA)
-    + ") RETURNING xmax = 0 AS created) "
-    "SELECT count(*) FILTER (WHERE created) AS created, count(*) AS written FROM written"
+    + ", ".join(f"s.{c}" for c in _VALUE_DATA)
+    + ") RETURNING 1) SELECT count(*) FROM changed"
+)
+# Only new points are inserted: INSERT ... ON CONFLICT would draw an id for every row.
+_INSERT_VALUES = text(
+    f"WITH added AS (INSERT INTO indicator_value ({_COLUMNS}) "  # noqa: S608
+    f"SELECT {_COLUMNS} FROM value_staging s WHERE NOT EXISTS "
+    f"(SELECT 1 FROM indicator_value v WHERE {_SAME_POINT}) RETURNING 1) "
+    "SELECT count(*) FROM added"
 )
 
 
 async def upsert_values(session: AsyncSession, records: Sequence[tuple[Any, ...]]) -> Changes:
     """Upsert indicator values (tuples in VALUE_COLUMNS order) at COPY speed: the rows go to a
-    temporary table by COPY, then into indicator_value by one INSERT ... ON CONFLICT that only
-    touches the rows whose data differ. The records must not repeat a key."""
+    temporary table by COPY; one UPDATE then changes the stored points whose data differ, and
+    one INSERT adds the new points. The records must not repeat a key."""
     if not records:
         return Changes()
     connection = await session.connection()
@@ -150,10 +208,11 @@ async def upsert_values(session: AsyncSession, records: Sequence[tuple[Any, ...]
     assert driver is not None
     await session.execute(_STAGING)
     await driver.copy_records_to_table("value_staging", records=records, columns=VALUE_COLUMNS)
-    result = await session.execute(_MERGE)
-    created, written = result.one()
+    await session.execute(text("ANALYZE value_staging"))
+    updated = (await session.execute(_UPDATE_VALUES)).scalar_one()
+    created = (await session.execute(_INSERT_VALUES)).scalar_one()
     await session.execute(text("DROP TABLE value_staging"))
-    return Changes(created=created, updated=written - created, unchanged=len(records) - written)
+    return Changes(created=created, updated=updated, unchanged=len(records) - created - updated)
 
 
 async def sync_action_communes(
