@@ -18,7 +18,6 @@ from app.repositories.dataset import Changes
 from app.services import spreadsheet
 from app.services.dataset import DatasetError, LoadReport, load_dataset, read_dataset
 from app.services.spreadsheet import Parsed, SpreadsheetError
-from app.services.synthetic import write_synthetic
 
 MAX_LISTED_PROBLEMS = 200
 
@@ -158,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         _print_changes(changes, arguments.dry_run)
         return 0
+    from app.services.synthetic import write_synthetic  # only this command needs it
+
     counts = write_synthetic(arguments.folder, seed=arguments.seed)
     print(", ".join(f"{count} {name}" for name, count in counts.items()))
     print(f"written to {arguments.folder} (synthetic: made-up data, for tests and benchmarks)")

@@ -12,6 +12,7 @@ all is right. Writing upserts by code (or natural key) and never deletes a recor
 """
 
 import csv
+import gc
 import io
 import re
 import sys
@@ -23,9 +24,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy.ext.asyncio import AsyncSession
 from tqdm import tqdm
 
@@ -174,7 +172,7 @@ def _text(cell: Any) -> str | None:
         return None
     if len(text) > MAX_TEXT:
         raise CellError(f"longer than {MAX_TEXT} characters")
-    if any(ord(c) < 32 and c not in "\t\n\r" for c in text):
+    if _CONTROL.search(text):
         raise CellError("control characters are not allowed")
     return text
 
@@ -201,11 +199,18 @@ def _matching(pattern: str, what: str) -> Callable[[Any], str | None]:
     return parse
 
 
+_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+_SPECIAL = re.compile(r"^\s*[+-]?(nan|snan|inf|infinity)\s*$", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _decimal(cell: Any) -> Decimal | None:
     if cell is None or (isinstance(cell, str) and not cell.strip()):
         return None
     if isinstance(cell, bool) or not isinstance(cell, str | int | float | Decimal):
         raise CellError(f"{cell!r} is not a number")
+    if isinstance(cell, str) and not _NUMBER.match(cell.strip()) and not _SPECIAL.match(cell):
+        raise CellError(f"{cell.strip()[:60]!r} is not a number (use '.' for decimals)")
     try:
         number = Decimal(cell.strip() if isinstance(cell, str) else repr(cell))
     except InvalidOperation:
@@ -439,6 +444,61 @@ def _value(c: RowContext) -> ValueRecord | None:
     return record if c.ok else None
 
 
+_INDICATOR = re.compile(INDICATOR_CODE_PATTERN)
+_INSEE = re.compile(INSEE_PATTERN)
+_KIND_VALUES = frozenset(k.value for k in ValueKind)
+
+
+class _SlowPathError(Exception):
+    """The fast path cannot decide: the careful one parses the row and names what is wrong."""
+
+
+def _iso(text: str) -> date | None:
+    if not text:
+        return None
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+        raise _SlowPathError
+    return date.fromisoformat(text)
+
+
+def _fast_value(row: list[str], label: str, number: int) -> ValueRecord:
+    """A value row of a CSV file in the sheet's column order, parsed without a word of
+    explanation: any doubt raises _SlowPathError. It accepts exactly what _value accepts, an
+    order of magnitude faster (100 000-row files)."""
+    try:
+        code, kind, start, end, period, amount, commune, comment, source, excerpt = row
+        texts = period + comment + source + excerpt
+        if len(texts) > MAX_TEXT or _CONTROL.search(texts):
+            raise _SlowPathError
+        code = code.strip()
+        amount = amount.strip()
+        commune = commune.strip()
+        if (
+            not _INDICATOR.match(code)
+            or kind not in _KIND_VALUES
+            or not _NUMBER.match(amount)
+            or (commune and not _INSEE.match(commune))
+        ):
+            raise _SlowPathError
+        value = Decimal(amount)
+        return ValueRecord(
+            indicator=code,
+            kind=kind,
+            period_start=_iso(start.strip()),
+            period_end=_iso(end.strip()),
+            period_label=period.strip() or None,
+            value=value,
+            commune=commune or None,
+            comment=comment.strip() or None,
+            source=source.strip() or None,
+            source_excerpt=excerpt.strip() or None,
+            file=label,
+            where=f"row {number}",
+        )
+    except ValueError as error:  # also InvalidOperation, and a row of another length
+        raise _SlowPathError from error
+
+
 def _budget(c: RowContext) -> BudgetRecord | None:
     action = c.need("action_code", _level_code(4))
     year = c.need("year", _integer(1900, 2200))
@@ -489,6 +549,7 @@ class Sheet:
     header: list[Any]
     rows: Iterator[tuple[int, list[Any]]]
     total: int | None = None
+    text: bool = False  # every cell is a string (CSV)
 
 
 @dataclass
@@ -535,7 +596,8 @@ def _csv_sheet(path: Path, sheet: str, label: str, problems: list[Problem]) -> S
     except csv.Error as error:
         problems.append(Problem(label, "row 1", f"malformed CSV: {error}"))
         return None
-    return Sheet(sheet, label, header, _csv_rows(reader, label, problems), text.count("\n"))
+    rows = _csv_rows(reader, label, problems)
+    return Sheet(sheet, label, header, rows, text.count("\n"), text=True)
 
 
 def parse_values_csv(path: Path, label: str) -> Parsed:
@@ -543,7 +605,13 @@ def parse_values_csv(path: Path, label: str) -> Parsed:
     parsed = Parsed()
     sheet = _csv_sheet(path, "indicator_values", label, parsed.problems)
     if sheet is not None:
-        parsed.rows[sheet.name] = _parse_sheet(sheet, parsed, progress=False)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            parsed.rows[sheet.name] = _parse_sheet(sheet, parsed, progress=False)
+        finally:
+            if collecting:
+                gc.enable()
     return parsed
 
 
@@ -562,6 +630,10 @@ def _csv_rows(reader: Any, label: str, problems: list[Problem]) -> Iterator[tupl
 
 
 def _xlsx_sheets(path: Path, problems: list[Problem]) -> Iterator[Sheet]:
+    # openpyxl takes a while to import: only workbooks need it.
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
@@ -604,9 +676,17 @@ def parse_file(source: Path, *, progress: bool = False) -> Parsed:
         )
         return parsed
     seen = set()
-    for sheet in sheets:
-        seen.add(sheet.name)
-        parsed.rows[sheet.name] = _parse_sheet(sheet, parsed, progress)
+    # Parsing makes a few hundred thousand objects that all live on: the cyclic collector would
+    # rescan them again and again for nothing (it tripled the time of a 100 000-row file).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for sheet in sheets:
+            seen.add(sheet.name)
+            parsed.rows[sheet.name] = _parse_sheet(sheet, parsed, progress)
+    finally:
+        if collecting:
+            gc.enable()
     parsed.absent = [sheet for sheet in SHEETS if sheet not in seen]
     if not seen and not problems:
         problems.append(Problem(source.name, "-", "no sheet to import"))
@@ -640,7 +720,16 @@ def _parse_sheet(sheet: Sheet, parsed: Parsed, progress: bool) -> int:
         file=sys.stderr,
     )
     count = 0
+    # CSV cells are all text; in the sheet's own column order, values take the fast path.
+    fast = sheet.text and sheet.name == "indicator_values" and header == list(expected)
     for number, row in bar:
+        if fast:
+            try:
+                data.values.append(_fast_value(row, sheet.label, number))
+                count += 1
+                continue
+            except _SlowPathError:
+                pass
         if all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in row):
             continue
         count += 1
@@ -721,6 +810,8 @@ def write_csv_folder(folder: Path, sheets: ExportRows) -> None:
 
 
 def _xlsx_cell(worksheet: Any, value: Any, column: str) -> Any:
+    from openpyxl.cell import WriteOnlyCell
+
     if isinstance(value, list) or column in TEXT_COLUMNS:
         cell = WriteOnlyCell(
             worksheet, value=format_cell(value, column) if value is not None else None
@@ -733,6 +824,8 @@ def _xlsx_cell(worksheet: Any, value: Any, column: str) -> Any:
 
 
 def write_xlsx(path: Path, sheets: ExportRows) -> None:
+    from openpyxl import Workbook
+
     workbook = Workbook(write_only=True)
     for sheet, columns in SHEETS.items():
         worksheet = workbook.create_sheet(sheet)
