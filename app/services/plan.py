@@ -41,6 +41,9 @@ from app.services import follow_up
 from app.services.pagination import decode_cursor, encode_cursor
 from app.services.progress import RollUp, empty_budget, plan_budget, plan_roll_up
 
+# Shared by every record without budget lines: the models are never mutated.
+EMPTY_BUDGET = empty_budget()
+
 LEVEL_NAMES = {Axis: "axis", Ambition: "ambition", Objective: "objective", Action: "action"}
 
 
@@ -68,7 +71,7 @@ def _base(row: RowMapping, figures: Figures) -> dict[str, Any]:
         "updated_at": row["updated_at"],
         "weight": float(row["weight"]),
         "progress": figures.roll_up.by_code[code],
-        "budget": figures.budgets.get(code) or empty_budget(),
+        "budget": figures.budgets.get(code) or EMPTY_BUDGET,
     }
 
 
@@ -255,14 +258,16 @@ async def plan_tree(session: AsyncSession) -> PlanTree:
     actions_by_objective = _group(actions, "objective_code")
     objectives_by_ambition = _group(
         [
-            ObjectiveTree(**dict(o), actions=actions_by_objective.get(o.code, []))
+            ObjectiveTree.model_construct(**dict(o), actions=actions_by_objective.get(o.code, []))
             for o in objectives
         ],
         "ambition_code",
     )
     ambitions_by_axis = _group(
         [
-            AmbitionTree(**dict(a), objectives=objectives_by_ambition.get(a.code, []))
+            AmbitionTree.model_construct(
+                **dict(a), objectives=objectives_by_ambition.get(a.code, [])
+            )
             for a in ambitions
         ],
         "axis_code",
@@ -280,5 +285,8 @@ async def plan_tree(session: AsyncSession) -> PlanTree:
         ),
         progress=context.roll_up.territory,
         budget=context.territory_budget,
-        axes=[AxisTree(**dict(a), ambitions=ambitions_by_axis.get(a.code, [])) for a in axes],
+        axes=[
+            AxisTree.model_construct(**dict(a), ambitions=ambitions_by_axis.get(a.code, []))
+            for a in axes
+        ],
     )
