@@ -1,7 +1,6 @@
 """An action's timeline and budget lines; budget totals per level of the plan."""
 
 from collections import defaultdict
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Literal
 
@@ -18,7 +17,6 @@ from app.schemas.follow_up import (
     ActionBudget,
     BudgetLineOut,
     BudgetReport,
-    BudgetTotals,
     LevelBudget,
     MilestoneOut,
     Timeline,
@@ -123,8 +121,3 @@ async def budget_report(session: AsyncSession, level: Level, year: int | None) -
         items.append(LevelBudget(code=code, title=titles[code], year=year, totals=totals[code]))
     _, territory = budget_totals(every)
     return BudgetReport(level=level, year=year, items=items, territory=territory)
-
-
-def totals_of(sums: Sequence[BudgetSum], code: str) -> BudgetTotals:
-    totals, _ = budget_totals(sums)
-    return totals.get(code) or empty_budget()

@@ -9,7 +9,7 @@ actions and indicators the file holds.
 """
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -501,7 +501,3 @@ def _add(a: Changes, b: Changes) -> Changes:
         unchanged=a.unchanged + b.unchanged,
         deleted=a.deleted + b.deleted,
     )
-
-
-def total_changes(changes: Sequence[Changes]) -> int:
-    return sum(c.created + c.updated + c.deleted for c in changes)

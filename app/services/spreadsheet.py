@@ -733,7 +733,9 @@ def _parse_sheet(sheet: Sheet, parsed: Parsed, progress: bool) -> int:
         if all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in row):
             continue
         count += 1
-        if len(row) > width and any(cell not in (None, "") for cell in row[width:]):
+        extra = len(row) > width and any(cell not in (None, "") for cell in row[width:])
+        # A CSV row must have every cell: a short one would blank the values it lacks.
+        if extra or (sheet.text and len(row) < width):
             problems.append(
                 Problem(sheet.label, f"row {number}", f"{len(row)} cells for {width} columns")
             )

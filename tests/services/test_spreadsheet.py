@@ -266,6 +266,7 @@ def broken_folder(folder: Path) -> Path:
             ["2.2.2.1", "2024", "operating", "-100", "", "", ""],
             ["2.2.2.1", "deux mille", "operating", "100", "", "", ""],
             ["9.9.9.9", "2024", "investment", "100", "", "", ""],
+            ["2.2.2.1", "2023"],
         ],
     )
     (folder / "milestones.csv").write_text(
@@ -301,6 +302,7 @@ EXPECTED_PROBLEMS = [
     "budget_lines.csv: row 2, column planned: -100 is a negative amount, or too large",
     "budget_lines.csv: row 3, column year: 'deux mille' is not a number (use '.' for decimals)",
     "budget_lines.csv: row 4: unknown action 9.9.9.9",
+    "budget_lines.csv: row 5: 2 cells for 7 columns",
     "milestones.csv: row 2: malformed CSV: unexpected end of data",
     "indicators.csv: -: not UTF-8 (invalid start byte at byte 9)",
     "notes.txt: -: unknown file; expected some of: axes.csv, ambitions.csv, objectives.csv, "
