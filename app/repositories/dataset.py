@@ -67,12 +67,14 @@ async def _update_then_insert(
     (when they differ) and only new rows are inserted, so a file loaded twice leaves even the
     sequences as they were."""
     key_columns = [table.c[name] for name in keys]
-    stored = await session.execute(
-        select(*key_columns).where(
-            tuple_(*key_columns).in_(sorted({tuple(row[name] for name in keys) for row in rows}))
+    wanted = sorted({tuple(row[name] for name in keys) for row in rows})
+    existing: set[tuple[Any, ...]] = set()
+    # In chunks: PostgreSQL takes at most 32 767 bind parameters in a statement.
+    for start in range(0, len(wanted), 1000):
+        stored = await session.execute(
+            select(*key_columns).where(tuple_(*key_columns).in_(wanted[start : start + 1000]))
         )
-    )
-    existing = {tuple(found) for found in stored}
+        existing.update(tuple(found) for found in stored)
     columns = [name for name in rows[0] if name not in keys]
     label = table.c.code if "code" in table.c else literal_column("NULL")
     update = (
