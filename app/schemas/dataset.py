@@ -156,7 +156,7 @@ class ValueFile(Strict):
     period_start: date | None = None
     period_end: date | None = None
     period_label: Text | None = None
-    value: Decimal = Field(allow_inf_nan=False)
+    value: Decimal = Field(allow_inf_nan=False, gt=Decimal("-1e15"), lt=Decimal("1e15"))
     commune: Insee | None = None
     comment: Text | None = None
     source: Text | None = None

@@ -54,6 +54,7 @@ LIST_SEPARATOR = ";"
 PROGRESS_BAR_ROWS = 10_000  # files with fewer rows get no progress bar
 MAX_TEXT = 20_000
 MAX_PROBLEMS = 1_000  # a file wrong on every row reports the first thousand problems
+LIMIT = Decimal("1e15")  # no figure of a plan reaches a million billion
 
 SHEETS: dict[str, tuple[str, ...]] = {
     "axes": ("code", "title", "description", "weight", "source_excerpt"),
@@ -217,6 +218,8 @@ def _decimal(cell: Any) -> Decimal | None:
         raise CellError(f"{str(cell)[:60]!r} is not a number (use '.' for decimals)") from None
     if not number.is_finite():
         raise CellError(f"{cell!r} is not a finite number")
+    if abs(number) >= LIMIT:
+        raise CellError(f"{number} is too large (at most 15 digits before the point)")
     return number
 
 
@@ -481,6 +484,8 @@ def _fast_value(row: list[str], label: str, number: int) -> ValueRecord:
         ):
             raise _SlowPathError
         value = Decimal(amount)
+        if abs(value) >= LIMIT:
+            raise _SlowPathError
         return ValueRecord(
             indicator=code,
             kind=kind,

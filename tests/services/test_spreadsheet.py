@@ -257,6 +257,7 @@ def broken_folder(folder: Path) -> Path:
             ["communes-membres", "result", "01/02/2022", "", "", "1", "", "", "", ""],
             ["communes-membres", "result", "", "", "", "36", "", "", "", ""],
             ["communes-membres", "result", "2023-01-01", "", "", "NaN", "", "", "", ""],
+            ["communes-membres", "result", "2024-01-01", "", "", "1e200000", "", "", "", ""],
         ],
     )
     write_csv(
@@ -299,6 +300,8 @@ EXPECTED_PROBLEMS = [
     "indicator_values.csv: row 8: no period: give period_start, or period_label for an undated "
     "period",
     "indicator_values.csv: row 9, column value: 'NaN' is not a finite number",
+    "indicator_values.csv: row 10, column value: 1E+200000 is too large (at most 15 digits "
+    "before the point)",
     "budget_lines.csv: row 2, column planned: -100 is a negative amount, or too large",
     "budget_lines.csv: row 3, column year: 'deux mille' is not a number (use '.' for decimals)",
     "budget_lines.csv: row 4: unknown action 9.9.9.9",
