@@ -1,13 +1,25 @@
-"""Command-line tool for the service's operators: `territoire load FOLDER [--dry-run]`."""
+"""Command-line tool for the service's operators.
+
+territoire load FOLDER [--dry-run]        check a dataset folder, load it in one transaction
+territoire export PATH                    the whole plan to PATH.xlsx, or to a folder of CSV files
+territoire import PATH [--dry-run]        a workbook or CSV folder back, checked first, upserted
+territoire synthetic FOLDER [--load]      a synthetic full-size plan, for tests and benchmarks
+"""
 
 import argparse
 import asyncio
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from app.config import Settings, get_settings
 from app.db import create_database
+from app.repositories.dataset import Changes
+from app.services import spreadsheet
 from app.services.dataset import DatasetError, LoadReport, load_dataset, read_dataset
+from app.services.spreadsheet import Parsed, SpreadsheetError
+
+MAX_LISTED_PROBLEMS = 200
 
 
 async def load_folder(folder: Path, dry_run: bool, settings: Settings | None = None) -> LoadReport:
@@ -24,35 +36,146 @@ async def load_folder(folder: Path, dry_run: bool, settings: Settings | None = N
         await database.dispose()
 
 
-def _print_report(report: LoadReport, dry_run: bool) -> None:
+async def _export_rows(settings: Settings | None) -> spreadsheet.ExportRows:
+    database = create_database(settings or get_settings())
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            # One snapshot of the database for every sheet.
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            return await spreadsheet.export_rows(session)
+    finally:
+        await database.dispose()
+
+
+def export_plan(path: Path, settings: Settings | None = None) -> dict[str, int]:
+    """Write the plan to `path` (.xlsx: a workbook; anything else: a folder of CSV files)."""
+    rows = asyncio.run(_export_rows(settings))
+    if path.suffix.lower() == ".xlsx":
+        spreadsheet.write_xlsx(path, rows)
+    else:
+        spreadsheet.write_csv_folder(path, rows)
+    return {sheet: len(found) for sheet, found in rows.items()}
+
+
+async def _import(parsed: Parsed, dry_run: bool, settings: Settings | None) -> dict[str, Changes]:
+    database = create_database(settings or get_settings())
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            changes = await spreadsheet.import_records(session, parsed)
+            if dry_run:
+                await session.rollback()
+        return changes
+    finally:
+        await database.dispose()
+
+
+def import_plan(
+    path: Path, dry_run: bool, settings: Settings | None = None, progress: bool = False
+) -> tuple[Parsed, dict[str, Changes]]:
+    """Parse every row, check everything, then upsert in one transaction (or roll back)."""
+    parsed = spreadsheet.parse_file(path, progress=progress)
+    if parsed.problems and not parsed.data.nodes and not parsed.rows:
+        raise SpreadsheetError(parsed.problems)
+    return parsed, asyncio.run(_import(parsed, dry_run, settings))
+
+
+def _print_changes(changes: Mapping[str, Changes], dry_run: bool) -> None:
     verb = "would change" if dry_run else "changed"
-    for table, changes in report.changes.items():
+    for table, found in changes.items():
         print(
-            f"{table:15} {changes.created:5} created {changes.updated:5} updated "
-            f"{changes.deleted:5} deleted {changes.unchanged:5} unchanged"
+            f"{table:15} {found.created:5} created {found.updated:5} updated "
+            f"{found.deleted:5} deleted {found.unchanged:5} unchanged"
         )
-    print(f"{'dry run: ' if dry_run else ''}{verb if report.changed else 'nothing changed'}")
+        for label, keys in (("created", found.created_keys), ("updated", found.updated_keys)):
+            if keys:
+                shown = ", ".join(keys[:10]) + (
+                    f" and {len(keys) - 10} more" if len(keys) > 10 else ""
+                )
+                print(f"{'':15} {label}: {shown}")
+    changed = any(c.created or c.updated or c.deleted for c in changes.values())
+    print(f"{'dry run: ' if dry_run else ''}{verb if changed else 'nothing changed'}")
+
+
+def _print_problems(source: Path, problems: list[object]) -> None:
+    print(f"{source}: {len(problems)} problem(s); nothing was written", file=sys.stderr)
+    for problem in problems[:MAX_LISTED_PROBLEMS]:
+        print(f"  {problem}", file=sys.stderr)
+    if len(problems) > MAX_LISTED_PROBLEMS:
+        print(f"  ... and {len(problems) - MAX_LISTED_PROBLEMS} more", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="territoire", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="territoire", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     load = commands.add_parser("load", help="check a dataset folder and load it in one transaction")
     load.add_argument("folder", type=Path)
     load.add_argument(
         "--dry-run", action="store_true", help="report what would change, write nothing"
     )
+    export = commands.add_parser(
+        "export", help="write the plan to an .xlsx workbook, or to a folder of CSV files"
+    )
+    export.add_argument("path", type=Path, help="a file name ending in .xlsx, or a folder")
+    imported = commands.add_parser(
+        "import", help="read a workbook or CSV folder back: check every row, then upsert"
+    )
+    imported.add_argument("path", type=Path)
+    imported.add_argument(
+        "--dry-run", action="store_true", help="report what would change, write nothing"
+    )
+    synthetic = commands.add_parser(
+        "synthetic", help="write a synthetic full-size plan (tests, benchmarks): a dataset folder"
+    )
+    synthetic.add_argument("folder", type=Path)
+    synthetic.add_argument("--seed", type=int, default=1)
+    synthetic.add_argument(
+        "--load", action="store_true", help="then load it into the database DATABASE_URL names"
+    )
     arguments = parser.parse_args(argv)
 
     if arguments.command == "load":
+        return _load(arguments.folder, arguments.dry_run)
+    if arguments.command == "export":
         try:
-            report = asyncio.run(load_folder(arguments.folder, arguments.dry_run))
-        except DatasetError as error:
-            print(f"{arguments.folder}: {error}; nothing was written", file=sys.stderr)
-            for problem in error.problems:
-                print(f"  {problem}", file=sys.stderr)
+            counts = export_plan(arguments.path)
+        except ValueError as error:
+            print(f"{arguments.path}: {error}; nothing was written", file=sys.stderr)
             return 1
-        _print_report(report, arguments.dry_run)
+        for sheet, count in counts.items():
+            print(f"{sheet:17} {count:7} rows")
+        print(f"written to {arguments.path}")
+        return 0
+    if arguments.command == "import":
+        try:
+            _, changes = import_plan(
+                arguments.path, arguments.dry_run, progress=sys.stderr.isatty()
+            )
+        except SpreadsheetError as error:
+            _print_problems(arguments.path, list(error.problems))
+            return 1
+        _print_changes(changes, arguments.dry_run)
+        return 0
+    from app.services.synthetic import write_synthetic  # only this command needs it
+
+    counts = write_synthetic(arguments.folder, seed=arguments.seed)
+    print(", ".join(f"{count} {name}" for name, count in counts.items()))
+    print(f"written to {arguments.folder} (synthetic: made-up data, for tests and benchmarks)")
+    if arguments.load:
+        return _load(arguments.folder, dry_run=False)
+    return 0
+
+
+def _load(folder: Path, dry_run: bool) -> int:
+    try:
+        report = asyncio.run(load_folder(folder, dry_run))
+    except DatasetError as error:
+        print(f"{folder}: {error}; nothing was written", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    _print_changes(report.changes, dry_run)
     return 0
 
 

@@ -14,13 +14,14 @@ from app.config import Settings, get_settings
 from app.db import create_database, plain_dsn
 from app.errors import install_error_handlers
 from app.openapi import build_openapi
-from app.routers import communes, docs, health, plan, territory
+from app.routers import communes, docs, health, indicators, plan, territory
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DESCRIPTION = """\
 Open data on a territorial project (*projet de territoire*): its plan (axes, ambitions,
-operational objectives, actions), the member communes and their boundaries.
+operational objectives, actions) with its progress, budgets and milestones, the indicators that
+measure it, and the member communes with their boundaries.
 
 Every error is an RFC 9457 problem (`application/problem+json`) that names what to fix.
 Lists are paged with an opaque `cursor`; the next page is in `next_cursor` and in the `Link` header.
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.migration_head = migration_head()
 
     install_error_handlers(app)
-    for module in (health, territory, plan, communes, docs):
+    for module in (health, territory, plan, indicators, communes, docs):
         app.include_router(module.router)
     docs.mount_assets(app)
     if settings.response_cache:

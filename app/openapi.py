@@ -10,6 +10,10 @@ from app.schemas.problem import PROBLEM_MEDIA_TYPE
 TAGS = [
     {"name": "territory", "description": "The publishing body, its licence and its figures."},
     {"name": "plan", "description": "Axes → ambitions → operational objectives → actions."},
+    {
+        "name": "indicators",
+        "description": "Indicators, their series of values and their progress to target.",
+    },
     {"name": "communes", "description": "Member communes with their boundaries (GeoJSON)."},
     {"name": "health", "description": "Probes for load balancers."},
 ]

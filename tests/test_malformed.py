@@ -201,8 +201,9 @@ class Report:
         response: httpx.Response,
         allowed: set[int],
         param: tuple[str, str] | None = None,
+        media: frozenset[str] = frozenset(),
     ) -> None:
-        for why in answer_errors(response, allowed, param):
+        for why in answer_errors(response, allowed, param, media):
             self.failures.append(f"{_short(request)} -> {response.status_code}: {why}")
 
     def check(self) -> None:
@@ -271,9 +272,13 @@ def problem_errors(response: httpx.Response, param: tuple[str, str] | None = Non
 
 
 def answer_errors(
-    response: httpx.Response, allowed: set[int], param: tuple[str, str] | None = None
+    response: httpx.Response,
+    allowed: set[int],
+    param: tuple[str, str] | None = None,
+    media: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """What is wrong with an answer: a 5xx, a status not allowed, a body not as announced."""
+    """What is wrong with an answer: a 5xx, a status not allowed, a body not as announced.
+    A success is JSON, or one of the non-JSON `media` types its operation declares (CSV)."""
     status = response.status_code
     if status >= 500:
         return [f"server error: {response.text[:160]!r}"]
@@ -281,6 +286,8 @@ def answer_errors(
         return [f"status not in {sorted(allowed)}: {response.text[:160]!r}"]
     if 200 <= status < 300:
         content_type = response.headers.get("content-type", "")
+        if content_type.split(";")[0].strip() in media:
+            return []
         if not re.match(r"application/([a-z.+-]+\+)?json\b", content_type):
             return [f"content-type {content_type!r}, not JSON"]
         error = _json(response)[1]
@@ -479,6 +486,11 @@ async def test_malformed_parameters(
     required = [(p["name"], query_values[p["name"]]) for p in query_params if p.get("required")]
     path = fill(operation.path, path_values)
     body_status = {422} if "requestBody" in spec else set()
+    declared_media = frozenset(
+        media
+        for media in spec["responses"].get("200", {}).get("content", {})
+        if "json" not in media
+    )
 
     def with_query(name: str, *values: str) -> str:
         """`path` with the required parameters, and `name` given each of `values`."""
@@ -494,7 +506,9 @@ async def test_malformed_parameters(
         else:
             response = await send(client, report, method, target)
             shown = target
-        report.judge(f"[{label}] {method} {shown}", response, allowed | body_status, param)
+        report.judge(
+            f"[{label}] {method} {shown}", response, allowed | body_status, param, declared_media
+        )
 
     # The valid request, and each query parameter alone with a valid value, are answered: each
     # malformed request below differs from a working one by one value only.

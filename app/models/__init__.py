@@ -2,6 +2,15 @@
 
 from app.models.base import Base
 from app.models.commune import Commune
+from app.models.follow_up import (
+    BudgetLine,
+    Indicator,
+    IndicatorValue,
+    Milestone,
+    indicator_action,
+    indicator_ambition,
+    indicator_objective,
+)
 from app.models.plan import Action, Ambition, Axis, Objective, action_commune
 from app.models.territory import Territory
 
@@ -10,8 +19,15 @@ __all__ = [
     "Ambition",
     "Axis",
     "Base",
+    "BudgetLine",
     "Commune",
+    "Indicator",
+    "IndicatorValue",
+    "Milestone",
     "Objective",
     "Territory",
     "action_commune",
+    "indicator_action",
+    "indicator_ambition",
+    "indicator_objective",
 ]

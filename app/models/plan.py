@@ -6,6 +6,7 @@ Codes are permanent public identifiers: dot-separated positive integers, one seg
 
 import enum
 from datetime import date
+from decimal import Decimal
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    Numeric,
     Table,
     Text,
 )
@@ -58,6 +60,9 @@ class DatePrecision(enum.StrEnum):
     year = "year"
 
 
+WEIGHT_POSITIVE = "weight > 0"
+
+
 def code_check(depth: int) -> str:
     return rf"code ~ '^[1-9][0-9]{{0,5}}(\.[1-9][0-9]{{0,5}}){{{depth - 1}}}$'"
 
@@ -72,6 +77,8 @@ class PlanNodeMixin(TimestampMixin):
     title: Mapped[str] = mapped_column(Text, nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
     source_excerpt: Mapped[str | None] = mapped_column(Text)
+    # Share of this node in its parent's progress roll-up (a weighted mean; 1 unless said).
+    weight: Mapped[Decimal] = mapped_column(Numeric(10, 4), nullable=False, server_default="1")
 
     @declared_attr
     @classmethod
@@ -87,13 +94,19 @@ class PlanNodeMixin(TimestampMixin):
 
 class Axis(PlanNodeMixin, Base):
     __tablename__ = "axis"
-    __table_args__ = (CheckConstraint(code_check(1), name="code_format"),)
+    __table_args__ = (
+        CheckConstraint(code_check(1), name="code_format"),
+        CheckConstraint(WEIGHT_POSITIVE, name="weight_positive"),
+    )
     depth = 1
 
 
 class Ambition(PlanNodeMixin, Base):
     __tablename__ = "ambition"
-    __table_args__ = (CheckConstraint(code_check(2), name="code_format"),)
+    __table_args__ = (
+        CheckConstraint(code_check(2), name="code_format"),
+        CheckConstraint(WEIGHT_POSITIVE, name="weight_positive"),
+    )
     depth = 2
 
     axis_id: Mapped[int] = mapped_column(
@@ -103,7 +116,10 @@ class Ambition(PlanNodeMixin, Base):
 
 class Objective(PlanNodeMixin, Base):
     __tablename__ = "objective"
-    __table_args__ = (CheckConstraint(code_check(3), name="code_format"),)
+    __table_args__ = (
+        CheckConstraint(code_check(3), name="code_format"),
+        CheckConstraint(WEIGHT_POSITIVE, name="weight_positive"),
+    )
     depth = 3
 
     ambition_id: Mapped[int] = mapped_column(
@@ -128,6 +144,10 @@ class Action(PlanNodeMixin, Base):
     __tablename__ = "action"
     __table_args__ = (
         CheckConstraint(code_check(4), name="code_format"),
+        CheckConstraint(WEIGHT_POSITIVE, name="weight_positive"),
+        CheckConstraint(
+            "progress IS NULL OR (progress >= 0 AND progress <= 100)", name="progress_range"
+        ),
         CheckConstraint(
             "status IS NULL OR status IN ("
             + ", ".join(f"'{status.value}'" for status in ActionStatus)
@@ -163,6 +183,8 @@ class Action(PlanNodeMixin, Base):
     geometry: Mapped[WKBElement | None] = mapped_column(
         Geometry("GEOMETRY", srid=4326, spatial_index=False)
     )
+    # Set directly (0-100); when null, derived from the milestones (see services/progress.py).
+    progress: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
 
 
 PLAN_LEVELS: tuple[type[PlanNodeMixin], ...] = (Axis, Ambition, Objective, Action)

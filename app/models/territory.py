@@ -1,6 +1,6 @@
 """The publishing body: one territory per deployment."""
 
-from sqlalchemy import CheckConstraint, Index, Integer, Text, text
+from sqlalchemy import Boolean, CheckConstraint, Index, Integer, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin
@@ -33,3 +33,5 @@ class Territory(TimestampMixin, Base):
     declared_actions: Mapped[int | None] = mapped_column(Integer)
     declared_counts_excerpt: Mapped[str | None] = mapped_column(Text)
     population_year: Mapped[int | None] = mapped_column(Integer)
+    # Made-up data (tests, benchmarks): never to be read as a real territory's plan.
+    synthetic: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())

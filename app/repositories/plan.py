@@ -91,7 +91,14 @@ def _concerns_commune(model: type[PlanNodeMixin], insee: str) -> ColumnElement[b
 
 
 def _common(model: type[PlanNodeMixin]) -> list[Any]:
-    return [model.code, model.title, model.description, model.source_excerpt, model.updated_at]
+    return [
+        model.code,
+        model.title,
+        model.description,
+        model.source_excerpt,
+        model.updated_at,
+        model.weight,
+    ]
 
 
 def _axes() -> Select[Any]:
@@ -166,6 +173,13 @@ def _actions() -> Select[Any]:
         .join(Axis, Axis.id == Ambition.axis_id)
     )
 
+
+MODELS: dict[str, type[PlanNodeMixin]] = {
+    "axis": Axis,
+    "ambition": Ambition,
+    "objective": Objective,
+    "action": Action,
+}
 
 _QUERIES: dict[type[PlanNodeMixin], Select[Any]] = {
     Axis: _axes(),

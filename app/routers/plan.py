@@ -9,6 +9,7 @@ from app.models.plan import ActionStatus
 from app.repositories.plan import NodeFilters
 from app.routers.params import DEFAULT_LIMIT, Cursor, Limit, StrictQuery, link_next
 from app.schemas.common import INSEE_PATTERN, Page, SearchText, code_pattern
+from app.schemas.follow_up import ActionBudget, BudgetReport, Timeline
 from app.schemas.plan import (
     ActionDetail,
     ActionOut,
@@ -21,7 +22,9 @@ from app.schemas.plan import (
     PlanTree,
 )
 from app.schemas.problem import problem_responses
+from app.services import follow_up
 from app.services import plan as service
+from app.services.follow_up import Level
 
 router = APIRouter(prefix="/v1", tags=["plan"], dependencies=[StrictQuery])
 
@@ -215,3 +218,40 @@ async def list_actions(
 )
 async def get_action(code: ActionCode, session: SessionDep) -> ActionDetail:
     return await service.get_action(session, code)
+
+
+@router.get(
+    "/actions/{code}/milestones",
+    response_model=Timeline,
+    summary="The public timeline of an action: its milestones",
+    responses=DETAIL_ERRORS,
+)
+async def get_action_milestones(code: ActionCode, session: SessionDep) -> Timeline:
+    return await follow_up.timeline(session, code)
+
+
+@router.get(
+    "/actions/{code}/budget",
+    response_model=ActionBudget,
+    summary="The budget lines of an action, per year and nature, with their totals",
+    responses=DETAIL_ERRORS,
+)
+async def get_action_budget(code: ActionCode, session: SessionDep) -> ActionBudget:
+    return await follow_up.action_budget(session, code)
+
+
+@router.get(
+    "/budget",
+    response_model=BudgetReport,
+    summary="Budget totals per axis, ambition, objective or action, and for the territory",
+    responses=LIST_ERRORS,
+)
+async def get_budget(
+    session: SessionDep,
+    level: Annotated[Level, Query(description="The level whose records are totalled.")] = "axis",
+    year: Annotated[
+        int | None,
+        Query(ge=1900, le=2200, description="One year; all years when absent.", examples=[2024]),
+    ] = None,
+) -> BudgetReport:
+    return await follow_up.budget_report(session, level, year)

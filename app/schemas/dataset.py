@@ -1,10 +1,18 @@
 """The files a territory's dataset is made of (territory.yaml, plan.yaml, a communes GeoJSON)."""
 
 from datetime import date
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.models.follow_up import (
+    INDICATOR_CODE_PATTERN,
+    BudgetNature,
+    Direction,
+    Frequency,
+    ValueKind,
+)
 from app.models.plan import ActionStatus, DatePrecision
 from app.schemas.common import CODE_PATTERN, INSEE_PATTERN
 
@@ -12,6 +20,10 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
 Insee = Annotated[str, StringConstraints(pattern=INSEE_PATTERN)]
 Siren = Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")]
+IndicatorCode = Annotated[str, StringConstraints(pattern=INDICATOR_CODE_PATTERN)]
+Weight = Annotated[Decimal, Field(gt=0, max_digits=10, decimal_places=4, allow_inf_nan=False)]
+Percent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False)]
+Euros = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False)]
 
 
 class Strict(BaseModel):
@@ -68,12 +80,37 @@ class TerritoryFile(Strict):
     attribution: Text
     source_document: SourceDocumentFile
     communes: CommunesFile
+    synthetic: bool = Field(
+        default=False, description="Made-up data for tests and benchmarks, never a real plan."
+    )
 
 
 class NodeFile(Strict):
     code: Code
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     description: Text | None = None
+    source_excerpt: Text | None = None
+    weight: Weight = Decimal(1)
+
+
+class MilestoneFile(Strict):
+    position: int = Field(ge=1, le=10_000)
+    date: date
+    date_precision: DatePrecision | None = None
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    description: Text | None = None
+    status: ActionStatus | None = None
+    reached: bool = False
+    progress: Percent | None = None
+    source_excerpt: Text | None = None
+
+
+class BudgetLineFile(Strict):
+    year: int = Field(ge=1900, le=2200)
+    nature: BudgetNature
+    planned: Euros | None = None
+    actual: Euros | None = None
+    comment: Text | None = None
     source_excerpt: Text | None = None
 
 
@@ -86,6 +123,9 @@ class ActionFile(NodeFile):
     start_date: date | None = None
     start_date_precision: DatePrecision | None = None
     end_date: date | None = None
+    progress: Percent | None = None
+    milestones: list[MilestoneFile] = []
+    budget: list[BudgetLineFile] = []
 
 
 class ObjectiveFile(NodeFile):
@@ -102,3 +142,46 @@ class AxisFile(NodeFile):
 
 class PlanFile(Strict):
     axes: list[AxisFile]
+
+
+class IndicatorSourceFile(Strict):
+    producer: Text | None = None
+    method: Text | None = None
+    limits: Text | None = None
+    url: Text | None = None
+
+
+class ValueFile(Strict):
+    kind: ValueKind
+    period_start: date | None = None
+    period_end: date | None = None
+    period_label: Text | None = None
+    value: Decimal = Field(allow_inf_nan=False, gt=Decimal("-1e15"), lt=Decimal("1e15"))
+    commune: Insee | None = None
+    comment: Text | None = None
+    source: Text | None = None
+    source_excerpt: Text | None = None
+
+
+class IndicatorFile(Strict):
+    code: IndicatorCode
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    description: Text | None = None
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    direction: Direction | None = None
+    frequency: Frequency | None = None
+    source: IndicatorSourceFile = IndicatorSourceFile()
+    source_excerpt: Text | None = None
+    measures: list[Code] = Field(
+        default=[], description="Codes of the ambitions, objectives and actions it measures."
+    )
+    values: list[ValueFile] = []
+
+
+class IndicatorsFile(Strict):
+    indicators: list[IndicatorFile]
+    values_csv: Text | None = Field(
+        default=None,
+        description="More values in a CSV file (relative to the dataset folder), with the "
+        "columns of the spreadsheet's indicator_values.csv: for long series.",
+    )

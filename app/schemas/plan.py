@@ -6,6 +6,8 @@ from pydantic import Field
 
 from app.models.plan import ActionStatus, DatePrecision
 from app.schemas.common import ApiModel, GeoJSONGeometry
+from app.schemas.follow_up import BudgetLineOut, BudgetTotals, MilestoneOut, Progress
+from app.schemas.indicator import IndicatorRef
 from app.schemas.territory import PlanCounts
 
 
@@ -22,6 +24,9 @@ class PlanNode(ApiModel):
         description="The passage of the source document this record comes from."
     )
     updated_at: datetime
+    weight: float = Field(description="Weight in the parent's progress (a weighted mean).")
+    progress: Progress
+    budget: BudgetTotals = Field(description="Budget lines of the actions below, all years.")
 
 
 class AxisCounts(ApiModel):
@@ -97,6 +102,9 @@ class ActionDetail(ActionOut):
     ambition: NodeRef
     objective: NodeRef
     commune_details: list[CommuneRef]
+    milestones: list[MilestoneOut] = Field(description="The action's timeline, in date order.")
+    budget_lines: list[BudgetLineOut] = Field(description="By year, then nature.")
+    indicators: list[IndicatorRef] = Field(description="Indicators that measure the action.")
 
 
 class ObjectiveTree(ObjectiveOut):
@@ -114,4 +122,6 @@ class AxisTree(AxisOut):
 class PlanTree(ApiModel):
     territory: NodeRef = Field(description="The territory, by SIREN (code) and name.")
     counts: PlanCounts
+    progress: Progress = Field(description="The territory's progress: the mean of its axes.")
+    budget: BudgetTotals
     axes: list[AxisTree]

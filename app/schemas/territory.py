@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import Field
 
 from app.schemas.common import ApiModel
+from app.schemas.follow_up import BudgetTotals, Progress
 
 
 class Licence(ApiModel):
@@ -64,4 +65,9 @@ class TerritoryOut(ApiModel):
     plan_counts: PlanCounts
     action_status_breakdown: list[StatusCount]
     communes: CommuneSummary
+    progress: Progress = Field(description="The plan's progress: the weighted mean of its axes.")
+    budget: BudgetTotals = Field(description="Every budget line of the plan, all years.")
+    synthetic: bool = Field(
+        description="True for made-up data (tests, benchmarks), never a real territory's plan."
+    )
     updated_at: datetime = Field(description="Last change to the territory's own record.")

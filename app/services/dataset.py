@@ -18,32 +18,28 @@ from shapely.validation import explain_validity
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.commune import Commune
-from app.models.plan import Action, Ambition, Axis, Objective
 from app.models.territory import Territory
 from app.repositories import dataset as repository
 from app.repositories.dataset import Changes
 from app.schemas.common import INSEE_PATTERN
-from app.schemas.dataset import ActionFile, NodeFile, PlanFile, TerritoryFile
+from app.schemas.dataset import ActionFile, IndicatorsFile, NodeFile, PlanFile, TerritoryFile
+from app.services import plan_data
+from app.services.plan_data import (
+    BudgetRecord,
+    IndicatorRecord,
+    Known,
+    MilestoneRecord,
+    NodeRecord,
+    PlanData,
+    ValueRecord,
+)
+from app.services.spreadsheet import parse_values_csv
 
 TERRITORY_FILE = "territory.yaml"
 PLAN_FILE = "plan.yaml"
-LEVELS: tuple[tuple[str, type[Axis | Ambition | Objective | Action]], ...] = (
-    ("axis", Axis),
-    ("ambition", Ambition),
-    ("objective", Objective),
-    ("action", Action),
-)
+INDICATORS_FILE = "indicators.yaml"  # optional
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class DatasetProblem:
-    file: str
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.where}: {self.message}"
+DatasetProblem = plan_data.Problem
 
 
 class DatasetError(Exception):
@@ -66,6 +62,7 @@ class Dataset:
     territory: TerritoryFile
     plan: PlanFile
     communes: list[CommuneRecord]
+    records: PlanData
 
 
 @dataclass
@@ -77,8 +74,7 @@ class LoadReport:
         return any(c.created or c.updated or c.deleted for c in self.changes.values())
 
 
-def normalize_space(text: str) -> str:
-    return " ".join(text.split())
+normalize_space = plan_data.normalize_space
 
 
 def _read_yaml(path: Path, problems: list[DatasetProblem]) -> Any:
@@ -217,46 +213,111 @@ def _nodes(plan: PlanFile) -> Iterator[tuple[str, NodeFile, str | None]]:
                     yield "action", action, objective.code
 
 
-def _check_plan(
-    plan: PlanFile,
-    communes: set[str],
-    source_text: str | None,
-    problems: list[DatasetProblem],
-) -> None:
-    seen: set[str] = set()
+def _node_record(level: str, node: NodeFile, parent: str | None) -> NodeRecord:
+    record = NodeRecord(
+        level=level,
+        code=node.code,
+        parent=parent,
+        title=node.title,
+        file=PLAN_FILE,
+        where=f"{level} {node.code}",
+        description=node.description,
+        source_excerpt=node.source_excerpt,
+        weight=node.weight,
+    )
+    if isinstance(node, ActionFile):
+        record.status = node.status.value if node.status else None
+        record.status_excerpt = node.status_excerpt
+        record.lead = node.lead
+        record.partners = list(node.partners)
+        record.communes = list(node.communes)
+        record.start_date = node.start_date
+        record.start_date_precision = (
+            node.start_date_precision.value if node.start_date_precision else None
+        )
+        record.end_date = node.end_date
+        record.progress = node.progress
+    return record
+
+
+def plan_records(plan: PlanFile, indicators: IndicatorsFile | None) -> PlanData:
+    """The records the files describe, each with where it comes from."""
+    data = PlanData()
     for level, node, parent in _nodes(plan):
-        where = f"{level} {node.code}"
-        if node.code in seen:
-            problems.append(DatasetProblem(PLAN_FILE, where, "code appears twice"))
-        seen.add(node.code)
-        if parent is not None and not node.code.startswith(parent + "."):
-            problems.append(
-                DatasetProblem(PLAN_FILE, where, f"code does not extend its parent's code {parent}")
-            )
-        excerpts = [("source_excerpt", node.source_excerpt)]
-        if isinstance(node, ActionFile):
-            excerpts.append(("status_excerpt", node.status_excerpt))
-            for insee in node.communes:
-                if insee not in communes:
-                    problems.append(
-                        DatasetProblem(PLAN_FILE, where, f"commune {insee} is not a member commune")
-                    )
-            if len(set(node.communes)) != len(node.communes):
-                problems.append(DatasetProblem(PLAN_FILE, where, "a commune is listed twice"))
-            if node.start_date_precision and node.start_date is None:
-                problems.append(
-                    DatasetProblem(PLAN_FILE, where, "start_date_precision without start_date")
+        data.nodes.append(_node_record(level, node, parent))
+        if not isinstance(node, ActionFile):
+            continue
+        for index, milestone in enumerate(node.milestones):
+            data.milestones.append(
+                MilestoneRecord(
+                    action=node.code,
+                    position=milestone.position,
+                    milestone_date=milestone.date,
+                    title=milestone.title,
+                    file=PLAN_FILE,
+                    where=f"action {node.code} milestones[{index}]",
+                    date_precision=milestone.date_precision.value
+                    if milestone.date_precision
+                    else None,
+                    description=milestone.description,
+                    status=milestone.status.value if milestone.status else None,
+                    reached=milestone.reached,
+                    progress=milestone.progress,
+                    source_excerpt=milestone.source_excerpt,
                 )
-            if node.start_date and node.end_date and node.end_date < node.start_date:
-                problems.append(DatasetProblem(PLAN_FILE, where, "end_date precedes start_date"))
-        if source_text is not None:
-            for name, excerpt in excerpts:
-                if excerpt and normalize_space(excerpt) not in source_text:
-                    problems.append(
-                        DatasetProblem(
-                            PLAN_FILE, f"{where}.{name}", "not found in the source document"
-                        )
-                    )
+            )
+        for index, line in enumerate(node.budget):
+            data.budget_lines.append(
+                BudgetRecord(
+                    action=node.code,
+                    year=line.year,
+                    nature=line.nature.value,
+                    planned=line.planned,
+                    actual=line.actual,
+                    file=PLAN_FILE,
+                    where=f"action {node.code} budget[{index}]",
+                    comment=line.comment,
+                    source_excerpt=line.source_excerpt,
+                )
+            )
+    for indicator in indicators.indicators if indicators else []:
+        where = f"indicator {indicator.code}"
+        data.indicators.append(
+            IndicatorRecord(
+                code=indicator.code,
+                name=indicator.name,
+                unit=indicator.unit,
+                file=INDICATORS_FILE,
+                where=where,
+                description=indicator.description,
+                direction=indicator.direction.value if indicator.direction else None,
+                frequency=indicator.frequency.value if indicator.frequency else None,
+                source_producer=indicator.source.producer,
+                source_method=indicator.source.method,
+                source_limits=indicator.source.limits,
+                source_url=indicator.source.url,
+                source_excerpt=indicator.source_excerpt,
+                measures=list(indicator.measures),
+            )
+        )
+        for index, value in enumerate(indicator.values):
+            data.values.append(
+                ValueRecord(
+                    indicator=indicator.code,
+                    kind=value.kind.value,
+                    period_start=value.period_start,
+                    period_end=value.period_end,
+                    period_label=value.period_label,
+                    value=value.value,
+                    commune=value.commune,
+                    comment=value.comment,
+                    source=value.source,
+                    source_excerpt=value.source_excerpt,
+                    file=INDICATORS_FILE,
+                    where=f"{where} values[{index}]",
+                )
+            )
+    return data
 
 
 def read_dataset(folder: Path) -> Dataset:
@@ -266,6 +327,14 @@ def read_dataset(folder: Path) -> Dataset:
         TerritoryFile, _read_yaml(folder / TERRITORY_FILE, problems), TERRITORY_FILE, problems
     )
     plan = _validate(PlanFile, _read_yaml(folder / PLAN_FILE, problems), PLAN_FILE, problems)
+    indicators: IndicatorsFile | None = None
+    if (folder / INDICATORS_FILE).exists():
+        indicators = _validate(
+            IndicatorsFile,
+            _read_yaml(folder / INDICATORS_FILE, problems),
+            INDICATORS_FILE,
+            problems,
+        )
     communes: list[CommuneRecord] = []
     source_text: str | None = None
     if territory is not None:
@@ -283,11 +352,18 @@ def read_dataset(folder: Path) -> Dataset:
                     TERRITORY_FILE, "declared_counts_excerpt", "not found in the source document"
                 )
             )
+    records = PlanData()
     if plan is not None:
-        _check_plan(plan, {c.insee for c in communes}, source_text, problems)
+        records = plan_records(plan, indicators)
+        if indicators is not None and indicators.values_csv:
+            more = parse_values_csv(folder / indicators.values_csv, indicators.values_csv)
+            problems.extend(more.problems)
+            records.values.extend(more.data.values)
+        known = Known(communes={c.insee for c in communes})
+        problems.extend(plan_data.check(records, known, source_text))
     if problems or territory is None or plan is None:
         raise DatasetError(problems)
-    return Dataset(territory=territory, plan=plan, communes=communes)
+    return Dataset(territory=territory, plan=plan, communes=communes, records=records)
 
 
 def _territory_row(territory: TerritoryFile) -> dict[str, Any]:
@@ -312,29 +388,8 @@ def _territory_row(territory: TerritoryFile) -> dict[str, Any]:
         "declared_actions": counts.actions,
         "declared_counts_excerpt": territory.declared_counts_excerpt,
         "population_year": territory.communes.population_year,
+        "synthetic": territory.synthetic,
     }
-
-
-def _node_row(node: NodeFile) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "code": node.code,
-        "title": node.title,
-        "description": node.description,
-        "source_excerpt": node.source_excerpt,
-    }
-    if isinstance(node, ActionFile):
-        row |= {
-            "status": node.status.value if node.status else None,
-            "status_excerpt": node.status_excerpt,
-            "lead": node.lead,
-            "partners": list(node.partners),
-            "start_date": node.start_date,
-            "start_date_precision": node.start_date_precision.value
-            if node.start_date_precision
-            else None,
-            "end_date": node.end_date,
-        }
-    return row
 
 
 class TerritoryMismatchError(DatasetError):
@@ -374,28 +429,5 @@ async def load_dataset(session: AsyncSession, dataset: Dataset) -> LoadReport:
             for c in dataset.communes
         ],
     )
-    nodes = list(_nodes(dataset.plan))
-    parent_ids: dict[str, int] = {}
-    parent_column = {"ambition": "axis_id", "objective": "ambition_id", "action": "objective_id"}
-    for level, model in LEVELS:
-        rows = []
-        for node_level, node, parent in nodes:
-            if node_level != level:
-                continue
-            row = _node_row(node)
-            if parent is not None:
-                row[parent_column[level]] = parent_ids[parent]
-            rows.append(row)
-        report.changes[level] = await repository.upsert(session, model, "code", rows)
-        parent_ids = await repository.ids_by_code(session, model, [row["code"] for row in rows])
-    action_ids = parent_ids
-    pairs = {
-        (action_ids[node.code], insee)
-        for level, node, _ in nodes
-        if isinstance(node, ActionFile)
-        for insee in node.communes
-    }
-    report.changes["action_commune"] = await repository.sync_action_communes(
-        session, list(action_ids.values()), pairs
-    )
+    report.changes |= await plan_data.write(session, dataset.records)
     return report

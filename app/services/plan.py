@@ -1,7 +1,8 @@
 """The plan as published: pages of each level, details with their context, the whole tree."""
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ from app.repositories import plan as repository
 from app.repositories import territory as territory_repository
 from app.repositories.plan import NodeFilters
 from app.schemas.common import Page
+from app.schemas.follow_up import BudgetTotals
 from app.schemas.plan import (
     ActionDetail,
     ActionOut,
@@ -35,48 +37,71 @@ from app.schemas.plan import (
     PlanTree,
 )
 from app.schemas.territory import LevelCount, PlanCounts
+from app.services import follow_up
 from app.services.pagination import decode_cursor, encode_cursor
+from app.services.progress import RollUp, empty_budget, plan_budget, plan_roll_up
+
+# Shared by every record without budget lines: the models are never mutated.
+EMPTY_BUDGET = empty_budget()
 
 LEVEL_NAMES = {Axis: "axis", Ambition: "ambition", Objective: "objective", Action: "action"}
 
 
-def _base(row: RowMapping) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Figures:
+    """The progress roll-up and the budget totals of the whole plan, computed once per request."""
+
+    roll_up: RollUp
+    budgets: dict[str, BudgetTotals]
+    territory_budget: BudgetTotals
+
+
+async def figures(session: AsyncSession) -> Figures:
+    budgets, territory_budget = await plan_budget(session)
+    return Figures(await plan_roll_up(session), budgets, territory_budget)
+
+
+def _base(row: RowMapping, figures: Figures) -> dict[str, Any]:
+    code = row["code"]
     return {
-        "code": row["code"],
+        "code": code,
         "title": row["title"],
         "description": row["description"],
         "source_excerpt": row["source_excerpt"],
         "updated_at": row["updated_at"],
+        "weight": float(row["weight"]),
+        "progress": figures.roll_up.by_code[code],
+        "budget": figures.budgets.get(code) or EMPTY_BUDGET,
     }
 
 
-def axis_out(row: RowMapping) -> AxisOut:
+def axis_out(row: RowMapping, figures: Figures) -> AxisOut:
     counts = AxisCounts(
         ambitions=row["ambition_count"],
         objectives=row["objective_count"],
         actions=row["action_count"],
     )
-    return AxisOut(**_base(row), counts=counts)
+    return AxisOut(**_base(row, figures), counts=counts)
 
 
-def ambition_out(row: RowMapping) -> AmbitionOut:
+def ambition_out(row: RowMapping, figures: Figures) -> AmbitionOut:
     counts = AmbitionCounts(objectives=row["objective_count"], actions=row["action_count"])
-    return AmbitionOut(**_base(row), axis_code=row["axis_code"], counts=counts)
+    return AmbitionOut(**_base(row, figures), axis_code=row["axis_code"], counts=counts)
 
 
-def objective_out(row: RowMapping) -> ObjectiveOut:
+def objective_out(row: RowMapping, figures: Figures) -> ObjectiveOut:
     return ObjectiveOut(
-        **_base(row),
+        **_base(row, figures),
         axis_code=row["axis_code"],
         ambition_code=row["ambition_code"],
         counts=ObjectiveCounts(actions=row["action_count"]),
     )
 
 
-def action_out(row: RowMapping) -> ActionOut:
+def action_out(row: RowMapping, figures: Figures) -> ActionOut:
     status = ActionStatus(row["status"]) if row["status"] else None
     return ActionOut(
-        **_base(row),
+        **_base(row, figures),
         axis_code=row["axis_code"],
         ambition_code=row["ambition_code"],
         objective_code=row["objective_code"],
@@ -96,7 +121,7 @@ def action_out(row: RowMapping) -> ActionOut:
 async def _page(
     session: AsyncSession,
     model: type[Axis | Ambition | Objective | Action],
-    convert: Any,
+    convert: Callable[[RowMapping, Figures], Any],
     filters: NodeFilters,
     cursor: str | None,
     limit: int,
@@ -105,7 +130,8 @@ async def _page(
     after = decode_cursor(cursor) if cursor else None
     rows = await repository.list_nodes(session, model, filters, after=after, limit=limit + 1)
     next_cursor = encode_cursor(rows[limit - 1]["code"]) if len(rows) > limit else None
-    return Page(items=[convert(row) for row in rows[:limit]], next_cursor=next_cursor)
+    context = await figures(session)
+    return Page(items=[convert(row, context) for row in rows[:limit]], next_cursor=next_cursor)
 
 
 async def list_axes(
@@ -151,42 +177,49 @@ async def _refs(
 async def get_axis(session: AsyncSession, code: str) -> AxisDetail:
     row = await _node(session, Axis, code)
     children = await repository.list_nodes(session, Ambition, NodeFilters(axis=code))
+    context = await figures(session)
     return AxisDetail(
-        **axis_out(row).model_dump(), ambitions=[ambition_out(child) for child in children]
+        **dict(axis_out(row, context)),
+        ambitions=[ambition_out(child, context) for child in children],
     )
 
 
 async def get_ambition(session: AsyncSession, code: str) -> AmbitionDetail:
     row = await _node(session, Ambition, code)
     children = await repository.list_nodes(session, Objective, NodeFilters(ambition=code))
+    context = await figures(session)
     return AmbitionDetail(
-        **ambition_out(row).model_dump(),
+        **dict(ambition_out(row, context)),
         axis=await _refs(session, Axis, row["axis_code"]),
-        objectives=[objective_out(child) for child in children],
+        objectives=[objective_out(child, context) for child in children],
     )
 
 
 async def get_objective(session: AsyncSession, code: str) -> ObjectiveDetail:
     row = await _node(session, Objective, code)
     children = await repository.list_nodes(session, Action, NodeFilters(objective=code))
+    context = await figures(session)
     return ObjectiveDetail(
-        **objective_out(row).model_dump(),
+        **dict(objective_out(row, context)),
         axis=await _refs(session, Axis, row["axis_code"]),
         ambition=await _refs(session, Ambition, row["ambition_code"]),
-        actions=[action_out(child) for child in children],
+        actions=[action_out(child, context) for child in children],
     )
 
 
 async def get_action(session: AsyncSession, code: str) -> ActionDetail:
     row = await _node(session, Action, code)
-    action = action_out(row)
+    action = action_out(row, await figures(session))
     communes = await repository.commune_names(session, action.communes)
     return ActionDetail(
-        **action.model_dump(),
+        **dict(action),
         axis=await _refs(session, Axis, row["axis_code"]),
         ambition=await _refs(session, Ambition, row["ambition_code"]),
         objective=await _refs(session, Objective, row["objective_code"]),
         commune_details=[CommuneRef(insee=c["insee"], name=c["name"]) for c in communes],
+        milestones=await follow_up.milestones(session, code),
+        budget_lines=await follow_up.budget_lines(session, code),
+        indicators=await follow_up.indicators_of(session, Action, code),
     )
 
 
@@ -213,21 +246,28 @@ async def plan_tree(session: AsyncSession) -> PlanTree:
     territory = await territory_repository.get_territory(session)
     if territory is None:
         raise NotFoundError("No territory is loaded yet.")
-    axes = [axis_out(row) for row in await repository.list_nodes(session, Axis)]
-    ambitions = [ambition_out(row) for row in await repository.list_nodes(session, Ambition)]
-    objectives = [objective_out(row) for row in await repository.list_nodes(session, Objective)]
-    actions = [action_out(row) for row in await repository.list_nodes(session, Action)]
+    context = await figures(session)
+    axes = [axis_out(row, context) for row in await repository.list_nodes(session, Axis)]
+    ambitions = [
+        ambition_out(row, context) for row in await repository.list_nodes(session, Ambition)
+    ]
+    objectives = [
+        objective_out(row, context) for row in await repository.list_nodes(session, Objective)
+    ]
+    actions = [action_out(row, context) for row in await repository.list_nodes(session, Action)]
     actions_by_objective = _group(actions, "objective_code")
     objectives_by_ambition = _group(
         [
-            ObjectiveTree(**o.model_dump(), actions=actions_by_objective.get(o.code, []))
+            ObjectiveTree.model_construct(**dict(o), actions=actions_by_objective.get(o.code, []))
             for o in objectives
         ],
         "ambition_code",
     )
     ambitions_by_axis = _group(
         [
-            AmbitionTree(**a.model_dump(), objectives=objectives_by_ambition.get(a.code, []))
+            AmbitionTree.model_construct(
+                **dict(a), objectives=objectives_by_ambition.get(a.code, [])
+            )
             for a in ambitions
         ],
         "axis_code",
@@ -243,7 +283,10 @@ async def plan_tree(session: AsyncSession) -> PlanTree:
                 "action": len(actions),
             },
         ),
+        progress=context.roll_up.territory,
+        budget=context.territory_budget,
         axes=[
-            AxisTree(**a.model_dump(), ambitions=ambitions_by_axis.get(a.code, [])) for a in axes
+            AxisTree.model_construct(**dict(a), ambitions=ambitions_by_axis.get(a.code, []))
+            for a in axes
         ],
     )

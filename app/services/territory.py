@@ -13,7 +13,7 @@ from app.schemas.territory import (
     StatusCount,
     TerritoryOut,
 )
-from app.services.plan import plan_counts
+from app.services.plan import figures, plan_counts
 
 UNKNOWN_STATUS_LABEL_FR = "Non renseigné"
 
@@ -23,6 +23,7 @@ async def get_territory(session: AsyncSession) -> TerritoryOut:
     if territory is None:
         raise NotFoundError("No territory is loaded yet.")
     communes = await repository.commune_summary(session)
+    context = await figures(session)
     statuses = await plan_repository.action_status_counts(session)
     bbox = (
         [communes["xmin"], communes["ymin"], communes["xmax"], communes["ymax"]]
@@ -63,5 +64,8 @@ async def get_territory(session: AsyncSession) -> TerritoryOut:
             population_year=territory.population_year,
             bbox=bbox,
         ),
+        progress=context.roll_up.territory,
+        budget=context.territory_budget,
+        synthetic=territory.synthetic,
         updated_at=territory.updated_at,
     )

@@ -256,8 +256,8 @@ async def test_a_malformed_parameter_is_a_400_naming_it(
 async def test_an_empty_plan_is_published_as_empty(client: httpx.AsyncClient, session: Any) -> None:
     from sqlalchemy import text
 
-    await session.execute(text("DELETE FROM action_commune"))
-    await session.execute(text("DELETE FROM action"))
+    for table in ("milestone", "budget_line", "indicator_action", "action_commune", "action"):
+        await session.execute(text(f"DELETE FROM {table}"))
     body = (await client.get("/v1/actions")).json()
     assert body == {"items": [], "next_cursor": None}
     tree = (await client.get("/v1/plan")).json()

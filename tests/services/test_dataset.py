@@ -22,7 +22,22 @@ from app.repositories import dataset as dataset_repository
 from app.services.dataset import DatasetError, load_dataset, read_dataset
 from tests.conftest import CALL_DATASET, TEST_DATABASE_URL, migrate, recreate_database
 
-TABLES = ("territory", "commune", "axis", "ambition", "objective", "action", "action_commune")
+TABLES = (
+    "territory",
+    "commune",
+    "axis",
+    "ambition",
+    "objective",
+    "action",
+    "action_commune",
+    "indicator",
+    "indicator_ambition",
+    "indicator_objective",
+    "indicator_action",
+    "indicator_value",
+    "budget_line",
+    "milestone",
+)
 
 
 async def snapshot(session: AsyncSession) -> dict[str, list[Any]]:
@@ -346,3 +361,42 @@ async def test_a_failure_midway_leaves_the_database_as_it_was(
     with pytest.raises(RuntimeError, match="disk full"):
         await load_folder(folder, dry_run=False, settings=settings)
     assert await dump() == before
+
+
+def test_indicator_problems_are_reported_together(tmp_path: Path) -> None:
+    folder = copy_dataset(tmp_path)
+
+    def indicator_errors(document: Any) -> None:
+        indicators = document["indicators"]
+        indicators[0]["measures"] = ["9.9", "1"]  # no such ambition; an axis is not measured
+        indicators[1]["code"] = indicators[0]["code"]
+        call = next(i for i in indicators if i["code"] == "popschool-part-call")
+        call["values"][0]["value"] = 161
+        call["values"].append(dict(call["values"][0], value=10))  # same point twice
+        call["values"].append(
+            {"kind": "result", "period_start": "2021-06-01", "period_end": "2021-01-01", "value": 1}
+        )
+        call["values"].append({"kind": "result", "value": 2})
+        call["source_excerpt"] = "Une phrase que la brochure ne contient pas."
+
+    edit_yaml(folder / "indicators.yaml", indicator_errors)
+    with pytest.raises(DatasetError) as caught:
+        read_dataset(folder)
+    messages = sorted(str(problem) for problem in caught.value.problems)
+    pointe = "indicators.yaml: indicator bulles-intervalle-pointe"
+    call = "indicators.yaml: indicator popschool-part-call"
+    assert messages == [
+        # The second indicator took the first one's code: its value now repeats a point.
+        f"{pointe} values[0]: the same indicator, kind, commune and period as "
+        "indicator bulles-intervalle-pointe values[0]",
+        f"{pointe}: indicator code bulles-intervalle-pointe appears 2 times",
+        f"{pointe}: indicator code bulles-intervalle-pointe appears 2 times",
+        f"{pointe}: measures 1: not the code of an ambition, objective or action",
+        f"{pointe}: measures 9.9: no such ambition",
+        f"{call} values[0]: value 161 is a percentage outside 0-100",
+        f"{call} values[1]: the same indicator, kind, commune and period as "
+        "indicator popschool-part-call values[0]",
+        f"{call} values[2]: period_end 2021-01-01 precedes period_start 2021-06-01",
+        f"{call} values[3]: no period: give period_start, or period_label for an undated period",
+        f"{call}.source_excerpt: not found in the source document",
+    ]
