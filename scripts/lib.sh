@@ -106,8 +106,9 @@ ensure_postgis_server() {
   local local_url="postgresql://postgres@127.0.0.1:5432/postgres"
   local major
   if [ -n "${DATABASE_URL:-}" ]; then
-    SERVER_URL=$DATABASE_URL
-    major=$(server_major "$SERVER_URL") || die "DATABASE_URL does not answer"
+    # Probe the server through its maintenance database: the named one may not exist yet.
+    SERVER_URL=$(pgtool with-db "$DATABASE_URL" postgres)
+    major=$(server_major "$SERVER_URL") || die "the server of DATABASE_URL does not answer"
     if ! pgtool has-postgis "$SERVER_URL"; then
       pgtool is-local "$SERVER_URL" || die "PostGIS is not available on the DATABASE_URL server; install it there"
       ensure_postgis_package "$major"
