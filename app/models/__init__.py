@@ -2,6 +2,7 @@
 
 from app.models.base import Base
 from app.models.commune import Commune
+from app.models.initiative import Initiative, initiative_action
 from app.models.plan import Action, Ambition, Axis, Objective, action_commune
 from app.models.territory import Territory
 
@@ -11,7 +12,9 @@ __all__ = [
     "Axis",
     "Base",
     "Commune",
+    "Initiative",
     "Objective",
     "Territory",
     "action_commune",
+    "initiative_action",
 ]
