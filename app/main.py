@@ -14,7 +14,7 @@ from app.config import Settings, get_settings
 from app.db import create_database, plain_dsn
 from app.errors import install_error_handlers
 from app.openapi import build_openapi
-from app.routers import communes, docs, health, ogc, plan, territory
+from app.routers import communes, docs, health, initiatives, ogc, plan, territory
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.migration_head = migration_head()
 
     install_error_handlers(app)
-    for module in (health, territory, plan, communes, ogc, docs):
+    for module in (health, territory, plan, communes, initiatives, ogc, docs):
         app.include_router(module.router)
     app.include_router(ogc.assets)
     docs.mount_assets(app)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 
 from alembic import command
 from app.config import Settings
-from app.db import get_session
+from app.db import get_reader, get_session
 from app.main import PROJECT_ROOT, create_app
 from app.services.dataset import load_dataset, read_dataset
 
@@ -115,7 +115,17 @@ def app(settings: Settings, session: AsyncSession) -> Iterator[object]:
         else:
             await session.commit()
 
+    async def test_reader() -> AsyncIterator[object]:
+        # The hot read paths use asyncpg directly: give them the test transaction's connection.
+        # A savepoint each, so that a statement the database refuses (a 400) leaves the test's
+        # transaction usable, as an autocommit statement would in production.
+        connection = await session.connection()
+        raw = (await connection.get_raw_connection()).driver_connection
+        async with raw.transaction():
+            yield raw
+
     application.dependency_overrides[get_session] = test_session
+    application.dependency_overrides[get_reader] = test_reader
     return application
 
 
