@@ -44,21 +44,13 @@ async def list_initiatives(
             examples=["2.80,50.40,2.86,50.45"],
         ),
     ] = None,
-    point: Annotated[
+    near: Annotated[
         str | None,
         Query(
             max_length=100,
-            description="lon,lat (WGS84) of a point; with `distance`.",
-            examples=["2.828254,50.426818"],
-        ),
-    ] = None,
-    distance: Annotated[
-        float | None,
-        Query(
-            gt=0,
-            le=MAX_DISTANCE_METRES,
-            description="Metres from `point` (on the ellipsoid).",
-            examples=[2000],
+            description="`lon,lat,metres`: within that many metres (on the ellipsoid, at most "
+            f"{MAX_DISTANCE_METRES}) of the WGS84 point lon,lat.",
+            examples=["2.828254,50.426818,2000"],
         ),
     ] = None,
     commune: Annotated[
@@ -106,8 +98,7 @@ async def list_initiatives(
         raise InvalidParameterError("query", "updated_since", "give a time zone (Z or an offset)")
     filters = InitiativeFilters(
         bbox=bbox,
-        point=point,
-        distance=distance,
+        near=near,
         commune=commune,
         category=category,
         action=action,

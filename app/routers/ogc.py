@@ -158,6 +158,7 @@ async def ogc_queryables(request: Request, collection_id: CollectionId) -> Respo
 CrsParam = Annotated[
     str | None,
     Query(
+        alias="crs",
         max_length=200,
         description=f"CRS of the geometries in the response; one of {CRS_LIST}. Default CRS84.",
         examples=["http://www.opengis.net/def/crs/EPSG/0/2154"],

@@ -177,6 +177,8 @@ class Translator:
         return self.params.add(value, _CASTS[kind]), kind
 
     def _kind_of(self, node: Any) -> str | None:
+        if self._is_geometry_property(node):
+            raise _refuse("the geometry can only be used in S_INTERSECTS")
         if isinstance(node, ast.Attribute):
             return self._property(node.name).kind
         if isinstance(node, ast.Function):

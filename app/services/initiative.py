@@ -19,8 +19,7 @@ MAX_DISTANCE_METRES = 50_000
 @dataclass(frozen=True)
 class InitiativeFilters:
     bbox: str | None = None
-    point: str | None = None
-    distance: float | None = None
+    near: str | None = None
     commune: str | None = None
     category: str | None = None
     action: str | None = None
@@ -28,36 +27,32 @@ class InitiativeFilters:
     q: str | None = None
 
 
-def _point(text: str) -> tuple[float, float]:
-    parts = text.split(",")
+def _near(text: str) -> tuple[float, float, float]:
+    expected = "lon,lat,metres is expected: a WGS84 point and a distance in metres"
     try:
-        longitude, latitude = (float(part) for part in parts)
+        longitude, latitude, metres = (float(part) for part in text.split(","))
     except ValueError as error:
-        raise InvalidParameterError(
-            "query", "point", "longitude,latitude (WGS84 degrees) is expected"
-        ) from error
+        raise InvalidParameterError("query", "near", expected) from error
     if not (-180 <= longitude <= 180 and -90 <= latitude <= 90):
-        raise InvalidParameterError("query", "point", "longitude,latitude (WGS84) is expected")
-    return longitude, latitude
+        raise InvalidParameterError("query", "near", expected)
+    if not 0 < metres <= MAX_DISTANCE_METRES:
+        raise InvalidParameterError(
+            "query", "near", f"the distance is in metres, above 0 and at most {MAX_DISTANCE_METRES}"
+        )
+    return longitude, latitude, metres
 
 
 async def list_initiatives(
     request: Request, reader: Reader, filters: InitiativeFilters, cursor: str | None, limit: int
 ) -> ogc.ItemsResult:
-    if (filters.point is None) != (filters.distance is None):
-        raise InvalidParameterError(
-            "query",
-            "distance" if filters.point else "point",
-            "`point` and `distance` go together: within `distance` metres of `point`",
-        )
     query = build_query(
         INITIATIVES, output=crs(None, "crs"), limit=limit, cursor=cursor, bbox=filters.bbox
     )
     params = query.params
     conditions = query.conditions
-    if filters.point is not None and filters.distance is not None:
-        longitude, latitude = _point(filters.point)
-        conditions.append(repository.within_distance(params, longitude, latitude, filters.distance))
+    if filters.near is not None:
+        longitude, latitude, metres = _near(filters.near)
+        conditions.append(repository.within_distance(params, longitude, latitude, metres))
     if filters.commune is not None:
         conditions.append(repository.in_commune(params, filters.commune))
     if filters.category is not None:

@@ -123,10 +123,10 @@ async def test_bbox_and_distance_filters(client: httpx.AsyncClient, session: Asy
     assert box == await published(
         session, "ST_Intersects(geometry, ST_MakeEnvelope(2.82, 50.42, 2.84, 50.43, 4326))"
     )
-    near = await ids(client, point="2.8283,50.4270", distance=50)
+    near = await ids(client, near="2.8283,50.4270,50")
     assert gare in near  # about 20 m away
     assert far not in near
-    within = await ids(client, point="2.8283,50.4270", distance=3000, limit=1000)
+    within = await ids(client, near="2.8283,50.4270,3000", limit=1000)
     expected = await published(
         session,
         "ST_DWithin(geometry::geography, ST_SetSRID(ST_MakePoint(2.8283, 50.4270), 4326)"
@@ -166,11 +166,11 @@ async def test_updated_since(client: httpx.AsyncClient, session: AsyncSession) -
 @pytest.mark.parametrize(
     ("params", "name"),
     [
-        ({"point": "2.8,50.4"}, "distance"),
-        ({"distance": 10}, "point"),
-        ({"point": "2.8", "distance": 10}, "point"),
-        ({"point": "200,50", "distance": 10}, "point"),
-        ({"point": "2.8,50.4", "distance": 100_000}, "distance"),
+        ({"near": "2.8,50.4"}, "near"),
+        ({"near": "2.8,50.4,0"}, "near"),
+        ({"near": "200,50,10"}, "near"),
+        ({"near": "2.8,50.4,100000"}, "near"),
+        ({"near": "2.8,50.4,nan"}, "near"),
         ({"bbox": "2.8,50.4,2.7"}, "bbox"),
         ({"bbox": "2.9,50.4,2.8,50.5"}, "bbox"),
         ({"bbox": "a,b,c,d"}, "bbox"),
