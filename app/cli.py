@@ -1,4 +1,8 @@
-"""Command-line tool for the service's operators: `territoire load FOLDER [--dry-run]`."""
+"""Command-line tool for the service's operators.
+
+`territoire load FOLDER [--dry-run]` loads a dataset; `territoire synthesize --count N` adds N
+synthetic initiatives (for load tests and benchmarks; `--remove` takes them out again).
+"""
 
 import argparse
 import asyncio
@@ -7,6 +11,7 @@ from pathlib import Path
 
 from app.config import Settings, get_settings
 from app.db import create_database
+from app.repositories import synthetic
 from app.services.dataset import DatasetError, LoadReport, load_dataset, read_dataset
 
 
@@ -20,6 +25,22 @@ async def load_folder(folder: Path, dry_run: bool, settings: Settings | None = N
             if dry_run:
                 await session.rollback()
         return report
+    finally:
+        await database.dispose()
+
+
+async def synthesize(
+    count: int, seed: int, remove_only: bool, settings: Settings | None = None
+) -> tuple[int, int, int]:
+    """Replace the synthetic initiatives by `count` new ones, in one transaction."""
+    database = create_database(settings or get_settings())
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            removed = await synthetic.remove(session)
+            if remove_only:
+                return removed, 0, 0
+            inserted, linked = await synthetic.generate(session, count, seed)
+        return removed, inserted, linked
     finally:
         await database.dispose()
 
@@ -42,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument(
         "--dry-run", action="store_true", help="report what would change, write nothing"
     )
+    generator = commands.add_parser(
+        "synthesize", help="replace the synthetic initiatives (load tests, benchmarks)"
+    )
+    generator.add_argument("--count", type=int, default=1_000_000)
+    generator.add_argument("--seed", type=int, default=42)
+    generator.add_argument("--remove", action="store_true", help="only remove them")
     arguments = parser.parse_args(argv)
 
     if arguments.command == "load":
@@ -53,6 +80,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {problem}", file=sys.stderr)
             return 1
         _print_report(report, arguments.dry_run)
+    elif arguments.command == "synthesize":
+        if arguments.count < 0:
+            parser.error("--count must not be negative")
+        removed, inserted, linked = asyncio.run(
+            synthesize(arguments.count, arguments.seed, arguments.remove)
+        )
+        print(f"synthetic initiatives: {removed} removed, {inserted} inserted, {linked} linked")
     return 0
 
 

@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import asyncpg
 from fastapi import Depends, Request
@@ -102,16 +102,20 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-# The pool hands out proxies; tests hand out their transaction's own connection.
-Reader: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
+# What reads: the pool itself (each statement takes a connection and gives it back at once), or,
+# in tests, their transaction's own connection.
+if TYPE_CHECKING:
+    Reader: TypeAlias = (
+        asyncpg.Pool[Any] | asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
+    )
+else:  # asyncpg's classes are not subscriptable at run time, where FastAPI reads annotations
+    Reader = Any
 
 
-async def get_reader(request: Request) -> AsyncIterator[Reader]:
-    """A connection for read-only statements, outside any transaction."""
+async def get_reader(request: Request) -> Reader:
+    """Read-only statements, each in autocommit on a pooled connection: no transaction."""
     database: Database = request.app.state.database
-    pool = await database.reader_pool()
-    async with pool.acquire() as connection:
-        yield connection
+    return await database.reader_pool()
 
 
 ReaderDep = Annotated[Reader, Depends(get_reader, scope="function")]

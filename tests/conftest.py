@@ -63,7 +63,10 @@ async def migrate(url: str, revision: str = "head") -> None:
 async def engine() -> AsyncIterator[AsyncEngine]:
     await recreate_database(TEST_DATABASE_URL)
     await migrate(TEST_DATABASE_URL)
-    engine = create_async_engine(TEST_DATABASE_URL)
+    # In UTC, as the service's own connections are (app.db).
+    engine = create_async_engine(
+        TEST_DATABASE_URL, connect_args={"server_settings": {"TimeZone": "UTC"}}
+    )
     async with engine.begin() as connection:
         session = AsyncSession(bind=connection)
         await load_dataset(session, read_dataset(CALL_DATASET))

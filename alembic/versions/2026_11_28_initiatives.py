@@ -80,8 +80,8 @@ def upgrade() -> None:
     op.create_table(
         "initiative_action",
         sa.Column("initiative_id", sa.BigInteger(), nullable=False),
-        sa.Column("action_id", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("initiative_id", "action_id", name="pk_initiative_action"),
+        sa.Column("action_code", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("initiative_id", "action_code", name="pk_initiative_action"),
         sa.ForeignKeyConstraint(
             ["initiative_id"],
             ["initiative.id"],
@@ -89,13 +89,13 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["action_id"],
-            ["action.id"],
-            name="fk_initiative_action_action_id_action",
+            ["action_code"],
+            ["action.code"],
+            name="fk_initiative_action_action_code_action",
             ondelete="CASCADE",
         ),
     )
-    op.create_index("ix_initiative_action_action_id", "initiative_action", ["action_id"])
+    op.create_index("ix_initiative_action_action_code", "initiative_action", ["action_code"])
 
     op.execute(
         "CREATE TRIGGER trg_initiative_updated_at BEFORE UPDATE ON initiative "

@@ -174,12 +174,12 @@ async def initiative_ids(session: AsyncSession, references: Sequence[str]) -> di
 
 
 async def sync_initiative_actions(
-    session: AsyncSession, initiative_ids: Sequence[int], pairs: set[tuple[int, int]]
+    session: AsyncSession, initiative_ids: Sequence[int], pairs: set[tuple[int, str]]
 ) -> Changes:
     """Make the actions of the given initiatives exactly `pairs`."""
     table = initiative_action
     result = await session.execute(
-        select(table.c.initiative_id, table.c.action_id).where(
+        select(table.c.initiative_id, table.c.action_code).where(
             table.c.initiative_id.in_(initiative_ids)
         )
     )
@@ -188,10 +188,12 @@ async def sync_initiative_actions(
     missing = pairs - stored
     if stale:
         await session.execute(
-            delete(table).where(tuple_(table.c.initiative_id, table.c.action_id).in_(sorted(stale)))
+            delete(table).where(
+                tuple_(table.c.initiative_id, table.c.action_code).in_(sorted(stale))
+            )
         )
     if missing:
         await session.execute(
-            insert(table), [{"initiative_id": i, "action_id": a} for i, a in sorted(missing)]
+            insert(table), [{"initiative_id": i, "action_code": a} for i, a in sorted(missing)]
         )
     return Changes(created=len(missing), deleted=len(stale), unchanged=len(stored & pairs))

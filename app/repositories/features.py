@@ -19,11 +19,6 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def utc(column: str) -> str:
-    """An ISO 8601 UTC timestamp as JSON text, whatever the session's time zone."""
-    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-
-
 @dataclass(frozen=True)
 class Property:
     """A published property: its SQL expression over the row alias `t`, and its JSON Schema."""

@@ -16,8 +16,8 @@ def in_category(params: Params, axis_code: str) -> str:
 
 def linked_to_action(params: Params, action_code: str) -> str:
     return (
-        "EXISTS (SELECT 1 FROM initiative_action AS ia JOIN action AS a ON a.id = ia.action_id "
-        f"WHERE ia.initiative_id = t.id AND a.code = {params.add(action_code, 'text')})"
+        "EXISTS (SELECT 1 FROM initiative_action AS ia WHERE ia.initiative_id = t.id "
+        f"AND ia.action_code = {params.add(action_code, 'text')})"
     )
 
 

@@ -497,11 +497,8 @@ async def _load_initiatives(session: AsyncSession, dataset: Dataset, report: Loa
     rows = [_initiative_row(record) for record in dataset.initiatives]
     report.changes["initiative"] = await repository.upsert_initiatives(session, rows)
     ids = await repository.initiative_ids(session, [row["reference"] for row in rows])
-    action_ids = await repository.ids_by_code(
-        session, Action, {code for r in dataset.initiatives for code in r.initiative.actions}
-    )
     pairs = {
-        (ids[record.initiative.reference], action_ids[code])
+        (ids[record.initiative.reference], code)
         for record in dataset.initiatives
         for code in record.initiative.actions
     }

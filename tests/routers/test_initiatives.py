@@ -70,7 +70,7 @@ async def test_the_call_initiatives_are_a_feature_collection(
     assert props["category"] == "3"
     assert props["status"] == "published"
     assert "Liévin" in props["source_excerpt"]
-    assert props["published_at"].endswith("Z")
+    assert props["published_at"].endswith("+00:00")
     assert "contact" not in props
 
 

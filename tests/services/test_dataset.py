@@ -367,9 +367,8 @@ async def test_the_call_initiatives_are_placed_on_the_commune_the_brochure_names
                 "SELECT i.reference, i.commune_insee, i.location_precision, i.status, "
                 "i.published_at IS NOT NULL AS dated, "
                 "ST_Equals(i.geometry, ST_PointOnSurface(c.boundary)) AS on_surface, "
-                "array(SELECT a.code FROM initiative_action ia "
-                "JOIN action a ON a.id = ia.action_id WHERE ia.initiative_id = i.id "
-                "ORDER BY a.code) AS actions "
+                "array(SELECT ia.action_code FROM initiative_action ia "
+                "WHERE ia.initiative_id = i.id ORDER BY ia.action_code) AS actions "
                 "FROM initiative i JOIN commune c ON c.insee = i.commune_insee "
                 "WHERE i.reference LIKE 'call-%' ORDER BY i.reference"
             )
