@@ -10,12 +10,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
+import httpx
 import pytest
 from owslib.ogcapi.features import Features
 from shapely import wkb
 from shapely.geometry import shape
 
 from tests.conftest import TEST_DATABASE_URL, plain_url
+from tests.test_docs_browser import rendered_dom
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ogr2ogr") is None, reason="GDAL's ogr2ogr is missing: scripts/test installs it"
@@ -168,3 +170,55 @@ async def test_owslib_filters_with_cql2(live_server: str) -> None:
     page = await asyncio.to_thread(read)
     assert {f["properties"]["commune"] for f in page["features"]} == {"62510"}
     assert page["numberMatched"] == len(page["features"]) == 4
+
+
+async def test_the_html_map_draws_every_feature_offline(live_server: str) -> None:
+    initiatives = await rendered_dom(
+        live_server + "/ogc/collections/initiatives/items?f=html&limit=100"
+    )
+    expected = await database_rows("initiatives")
+    assert initiatives.count('class="feature point"') == len(expected)
+    communes = await rendered_dom(live_server + "/ogc/collections/communes/items?f=html&limit=36")
+    assert communes.count('class="feature area"') == 36
+    assert "<svg" in communes
+
+
+async def test_a_vector_tile_holds_the_features_of_its_area(
+    live_server: str, tmp_path: Path
+) -> None:
+    z, x, y = 10, 520, 345  # Lens and Liévin
+    async with httpx.AsyncClient() as client:
+        url = f"{live_server}/ogc/collections/initiatives/tiles/WebMercatorQuad/{z}/{y}/{x}"
+        response = await client.get(url)
+    assert response.status_code == 200
+    # GDAL's MVT driver georeferences a tile from its z/x/y path.
+    path = tmp_path / str(z) / str(x) / f"{y}.pbf"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(response.content)
+    target = tmp_path / "tile.geojson"
+    await asyncio.to_thread(
+        run, "ogr2ogr", "-f", "GeoJSON", "-t_srs", "EPSG:4326", str(target), str(path)
+    )
+    decoded = json.loads(target.read_text(encoding="utf-8"))["features"]
+    connection = await asyncpg.connect(plain_url(TEST_DATABASE_URL))
+    try:
+        rows = await connection.fetch(
+            "SELECT id, title, ST_X(geometry) AS x, ST_Y(geometry) AS y FROM initiative "
+            "WHERE status = 'published' AND geometry && "
+            # The tile's envelope with its 64-unit buffer, in which features are kept too.
+            "ST_Transform(ST_TileEnvelope($1::int, $2::int, $3::int, margin => 64.0 / 4096), 4326)",
+            z,
+            x,
+            y,
+        )
+    finally:
+        await connection.close()
+    assert rows
+    assert sorted(f["properties"]["title"] for f in decoded) == sorted(r["title"] for r in rows)
+    by_title = {r["title"]: r for r in rows}
+    # A zoom-10 tile of 4096 units is about 39 km wide: a unit is under 10 m.
+    for feature in decoded:
+        row = by_title[feature["properties"]["title"]]
+        lon, lat = feature["geometry"]["coordinates"]
+        assert abs(lon - row["x"]) < 2e-4
+        assert abs(lat - row["y"]) < 2e-4
