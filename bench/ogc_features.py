@@ -193,6 +193,7 @@ class Scenario:
     ours: str  # a path, or a path template for the bbox script
     tipg: str
     duration_factor: float = 1.0
+    connections: int | None = None  # fewer for a slow scenario, the same for both servers
 
 
 def follow_next(limit: int, pages: int) -> tuple[str, float]:
@@ -235,6 +236,7 @@ def scenarios(facts: dict[str, object], deep_path: str) -> list[Scenario]:
             deep_path,
             f"{tipg_items}?limit={PAGE}&offset={(DEEP_PAGE - 1) * PAGE}",
             duration_factor=2.0,
+            connections=4,
         ),
         Scenario(
             "feature", "one feature by id", f"{ours_items}/{feature}", f"{tipg_items}/{feature}"
@@ -287,8 +289,40 @@ def wrk(
     return [*base, f"--script={common.WRK_SCRIPT}", f"http://{HOST}:{port}{path}"]
 
 
+async def _active_queries(url: str, cancel: bool) -> int:
+    connection = await asyncpg.connect(plain(url))
+    try:
+        query = (
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND state = 'active' "
+            "AND pid <> pg_backend_pid()"
+        )
+        pids = [row["pid"] for row in await connection.fetch(query, DATABASE)]
+        if cancel:
+            for pid in pids:
+                await connection.execute("SELECT pg_cancel_backend($1)", pid)
+        return len(pids)
+    finally:
+        await connection.close()
+
+
+def wait_idle(url: str, limit: float = 300) -> float:
+    """Wait until no statement runs on the bench database: a server whose client went away
+    may still be running its queries (tipg does not cancel them), which would load the next run.
+    Seconds waited; queries still running after `limit` are cancelled."""
+    started = time.monotonic()
+    while asyncio.run(_active_queries(url, cancel=False)):
+        if time.monotonic() - started > limit:
+            asyncio.run(_active_queries(url, cancel=True))
+            break
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
 def measure(command: list[str], label: str, pid: int) -> common.Measure:
     """One wrk run, with the CPU of each party, as bench/plan_api.py measures it."""
+    waited = wait_idle(os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
+    if waited > 1:
+        print(f"  (waited {waited:.0f} s for the database to finish earlier queries)", flush=True)
     server_before = common.process_cpu_seconds(pid)
     postgres_before = common.backends_cpu_seconds(DATABASE)
     wrk_before = common.children_cpu_seconds()
@@ -466,7 +500,7 @@ def main() -> int:
                     ports[server],
                     arguments.warmup,
                     arguments.threads,
-                    arguments.connections,
+                    scenario.connections or arguments.connections,
                     extent,
                 )
                 measure(command, f"warmup-{scenario.name}-{server}", pids[server])
@@ -482,7 +516,7 @@ def main() -> int:
                         ports[server],
                         duration,
                         arguments.threads,
-                        arguments.connections,
+                        scenario.connections or arguments.connections,
                         extent,
                     )
                     label = f"round{round_}-{scenario.name}-{server}"
@@ -499,7 +533,7 @@ def main() -> int:
                     ports[name],
                     arguments.duration,
                     arguments.threads,
-                    arguments.connections,
+                    scenario.connections or arguments.connections,
                     extent,
                 )
             )
@@ -608,10 +642,13 @@ def report(
         f"- tipg: `{shown(servers[1])}` with `TIPG_DB_TABLES='[\"public.initiative\"]'`, "
         "serving the same table from the same database (all rows: it knows nothing of "
         "moderation, so it pages over 1 000 000 rows where we page over the published ones)",
-        f"- wrk: {arguments.threads} threads, {arguments.connections} connections, "
+        f"- wrk: {arguments.threads} threads, {arguments.connections} connections (4 for the "
+        "deep page, on both servers), "
         f"{arguments.duration} s per run ({arguments.duration * 2} s for the deep page), "
         f"{arguments.warmup} s warm-up each, {arguments.rounds} rounds alternating the servers; "
         f"e.g. `{commands['ours']}` and `{commands['tipg']}`",
+        "- between two runs the bench waits until no statement runs on the database (tipg's "
+        "abandoned queries would otherwise load the next run)\n"
         f"- deep page: reached by following `next` {DEEP_PAGE - 1} times with limit={PAGE} "
         f"({deep_seconds:.1f} s); its first feature checked against SQL (OFFSET "
         f"{(DEEP_PAGE - 1) * PAGE} over the published rows)",
