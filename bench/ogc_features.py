@@ -654,6 +654,12 @@ def report(
         f"{(DEEP_PAGE - 1) * PAGE} over the published rows)",
         "- bodies (bytes): " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()),
         "",
+        "| scenario | our path | tipg's path |",
+        "| --- | --- | --- |",
+        *(f"| {scenario.name} | `{scenario.ours}` | `{scenario.tipg}` |" for scenario in plan),
+        "",
+        "(The bbox paths are templates: `wrk_bbox.lua` fills a new random box in every request.)",
+        "",
         "| scenario | server | round | rps | p50 ms | p99 ms | 2xx | not 2xx | errors "
         "| uvicorn cores | postgres cores | uvicorn ms/req |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",

@@ -199,6 +199,8 @@ class Translator:
             return f"(NOT {self.condition(node.sub_node, depth + 1)})"
         if isinstance(node, ast.Include):
             return "FALSE" if node.not_ else "TRUE"
+        if isinstance(node, bool):  # a boolean literal is a condition of its own
+            return "TRUE" if node else "FALSE"
         if type(node) in _COMPARISONS:
             kind = self._kind_of(node.lhs) or self._kind_of(node.rhs)
             left, left_kind = self.scalar(node.lhs, kind)

@@ -328,6 +328,18 @@ CASES = [
     ),
     ("description IS NULL", {"op": "isNull", "args": [{"property": "description"}]}, "FALSE"),
     (
+        # pygeofilter 0.4.0's text grammar has no bare boolean predicate; its JSON parser has.
+        "NOT (description IS NULL)",
+        {
+            "op": "and",
+            "args": [
+                {"op": "not", "args": [{"op": "isNull", "args": [{"property": "description"}]}]},
+                True,
+            ],
+        },
+        "description IS NOT NULL",
+    ),
+    (
         "published_at > TIMESTAMP('2000-01-01T00:00:00Z')",
         {"op": ">", "args": [{"property": "published_at"}, {"timestamp": "2000-01-01T00:00:00Z"}]},
         "published_at > '2000-01-01'",
