@@ -308,7 +308,7 @@ async def get_feature(
         return HTMLResponse(
             ogc_html.item(collection.id, collection.title, feature), headers=headers
         )
-    links = service.item_links(request, collection, feature_id, service.GEOJSON)
+    links = service.item_links(request, collection, feature_id)
     return Response(service.with_links(feature, links), media_type=service.GEOJSON, headers=headers)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import orjson
 from fastapi import Request
@@ -219,14 +220,10 @@ def _page_url(request: Request, cursor: str) -> str:
     base = base_url(request) + request.url.path
     kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "offset")]
     kept.append(("cursor", cursor))
-    from urllib.parse import urlencode
-
     return f"{base}?{urlencode(kept)}"
 
 
 def _self_url(request: Request, f: str) -> str:
-    from urllib.parse import urlencode
-
     base = base_url(request) + request.url.path
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "f"]
     kept.append(("f", f))
@@ -260,8 +257,8 @@ async def items(
     return ItemsResult(body=body, features=page.body, returned=page.returned, next_url=next_url)
 
 
-def item_links(request: Request, collection: Collection, key: str, encoding: str) -> bytes:
-    url = f"{base_url(request)}/ogc/collections/{collection.id}/items/{key}"
+def item_links(request: Request, collection: Collection, key: str) -> bytes:
+    url = f"{base_url(request)}/ogc/collections/{collection.id}/items/{quote(key, safe='')}"
     links = [
         link(f"{url}?f=json", "self", GEOJSON, "This feature"),
         link(f"{url}?f=html", "alternate", HTML, "This feature as HTML"),
