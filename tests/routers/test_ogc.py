@@ -504,3 +504,27 @@ async def test_vector_tiles_are_cacheable(client: httpx.AsyncClient) -> None:
         if bad.startswith("actions"):
             target = "/ogc/collections/actions/tiles/WebMercatorQuad/1/0/0"
         assert (await client.get(target)).status_code in (400, 404), bad
+
+
+async def test_filters_work_on_every_collection(client: httpx.AsyncClient) -> None:
+    communes = await get_json(
+        client,
+        "/ogc/collections/communes/items",
+        filter="population > 20000 AND ACCENTI(CASEI(name)) LIKE 'l%'",
+        limit=100,
+    )
+    assert {f["properties"]["name"] for f in communes["features"]} == {"Lens", "Liévin"}
+    assert communes["numberMatched"] == 2
+    actions = await get_json(
+        client,
+        "/ogc/collections/actions/items",
+        filter="S_INTERSECTS(geometry, POINT(2.7742751 50.42283))",
+    )
+    codes = {f["id"] for f in actions["features"]}
+    assert codes == {"3.3.1.1", "3.3.1.2", "3.3.2.1"}  # the actions concerning Liévin
+
+
+async def test_the_geometry_problem_type_is_documented(client: httpx.AsyncClient) -> None:
+    response = await client.get("/problems/invalid-geometry")
+    assert response.status_code == 200
+    assert "outside the territory" in response.json()["description"]
