@@ -528,3 +528,27 @@ async def test_the_geometry_problem_type_is_documented(client: httpx.AsyncClient
     response = await client.get("/problems/invalid-geometry")
     assert response.status_code == 200
     assert "outside the territory" in response.json()["description"]
+
+
+async def test_commune_boundaries_in_lambert_93_match_pyproj(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    to_l93 = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
+    feature = await get_json(
+        client, "/ogc/collections/communes/items/62498", crs=EPSG + "2154", f="json"
+    )
+    ring = feature["geometry"]["coordinates"][0][0]
+    stored = (
+        await session.execute(
+            text(
+                "SELECT ST_X(p.geom), ST_Y(p.geom) FROM commune, "
+                "ST_DumpPoints(ST_ExteriorRing(ST_GeometryN(boundary, 1))) AS p "
+                "WHERE insee = '62498' ORDER BY p.path"
+            )
+        )
+    ).all()
+    assert len(ring) == len(stored)
+    for (x, y), (lon, lat) in zip(ring, stored, strict=True):
+        expected_x, expected_y = to_l93.transform(lon, lat)
+        assert abs(x - expected_x) < 0.01
+        assert abs(y - expected_y) < 0.01
