@@ -4,6 +4,7 @@ territoire load FOLDER [--dry-run]        check a dataset folder, load it in one
 territoire export PATH                    the whole plan to PATH.xlsx, or to a folder of CSV files
 territoire import PATH [--dry-run]        a workbook or CSV folder back, checked first, upserted
 territoire synthetic FOLDER [--load]      a synthetic full-size plan, for tests and benchmarks
+territoire synthesize --count N           replace the synthetic initiatives (load tests, benchmarks)
 """
 
 import argparse
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from app.config import Settings, get_settings
 from app.db import create_database
+from app.repositories import synthetic as synthetic_initiatives
 from app.repositories.dataset import Changes
 from app.services import spreadsheet
 from app.services.dataset import DatasetError, LoadReport, load_dataset, read_dataset
@@ -32,6 +34,22 @@ async def load_folder(folder: Path, dry_run: bool, settings: Settings | None = N
             if dry_run:
                 await session.rollback()
         return report
+    finally:
+        await database.dispose()
+
+
+async def synthesize(
+    count: int, seed: int, remove_only: bool, settings: Settings | None = None
+) -> tuple[int, int, int]:
+    """Replace the synthetic initiatives by `count` new ones, in one transaction."""
+    database = create_database(settings or get_settings())
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            removed = await synthetic_initiatives.remove(session)
+            if remove_only:
+                return removed, 0, 0
+            inserted, linked = await synthetic_initiatives.generate(session, count, seed)
+        return removed, inserted, linked
     finally:
         await database.dispose()
 
@@ -133,6 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     synthetic.add_argument(
         "--load", action="store_true", help="then load it into the database DATABASE_URL names"
     )
+    generator = commands.add_parser(
+        "synthesize", help="replace the synthetic initiatives (load tests, benchmarks)"
+    )
+    generator.add_argument("--count", type=int, default=1_000_000)
+    generator.add_argument("--seed", type=int, default=42)
+    generator.add_argument("--remove", action="store_true", help="only remove them")
     arguments = parser.parse_args(argv)
 
     if arguments.command == "load":
@@ -156,6 +180,14 @@ def main(argv: list[str] | None = None) -> int:
             _print_problems(arguments.path, list(error.problems))
             return 1
         _print_changes(changes, arguments.dry_run)
+        return 0
+    if arguments.command == "synthesize":
+        if arguments.count < 0:
+            parser.error("--count must not be negative")
+        removed, inserted, linked = asyncio.run(
+            synthesize(arguments.count, arguments.seed, arguments.remove)
+        )
+        print(f"synthetic initiatives: {removed} removed, {inserted} inserted, {linked} linked")
         return 0
     from app.services.synthetic import write_synthetic  # only this command needs it
 

@@ -1,9 +1,11 @@
 """Database engine and the one dependency that owns each request's transaction."""
 
+import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Annotated
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -15,13 +17,44 @@ from sqlalchemy.ext.asyncio import (
 from app.config import Settings
 
 
-@dataclass(frozen=True)
+@dataclass
 class Database:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    dsn: str = ""
+    pool_size: int = 10
+    server_settings: dict[str, str] = field(default_factory=dict)
+    _pool: "asyncpg.Pool[Any] | None" = None
+    _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def reader_pool(self) -> "asyncpg.Pool[Any]":
+        """A pool of plain asyncpg connections for the hot read paths (created on first use).
+
+        Each read there is one statement in autocommit: no BEGIN/COMMIT round trips, and
+        asyncpg keeps each statement prepared on its connection.
+        """
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self.dsn,
+                        min_size=1,
+                        max_size=self.pool_size,
+                        server_settings=self.server_settings,
+                        reset=_keep_session,
+                    )
+        return self._pool
 
     async def dispose(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
         await self.engine.dispose()
+
+
+async def _keep_session(connection: "asyncpg.Connection[Any]") -> None:
+    """Nothing to reset: readers run single statements and change no session state. (asyncpg's
+    default reset costs a round trip each time a connection goes back to the pool.)"""
 
 
 def plain_dsn(url: str) -> str:
@@ -31,19 +64,28 @@ def plain_dsn(url: str) -> str:
 
 
 def create_database(settings: Settings) -> Database:
+    server_settings = {
+        "application_name": "territoire-api",
+        "statement_timeout": str(settings.database_statement_timeout_ms),
+        # Timestamps are written in UTC whatever the server's default.
+        "TimeZone": "UTC",
+        # Short indexed reads: JIT compilation would cost more than it saves.
+        "jit": "off",
+    }
     engine = create_async_engine(
         str(settings.database_url),
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
-        connect_args={
-            "server_settings": {
-                "application_name": "territoire-api",
-                "statement_timeout": str(settings.database_statement_timeout_ms),
-            }
-        },
+        connect_args={"server_settings": server_settings},
     )
-    return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+    return Database(
+        engine,
+        async_sessionmaker(engine, expire_on_commit=False),
+        dsn=plain_dsn(str(settings.database_url)),
+        pool_size=settings.database_pool_size,
+        server_settings=server_settings,
+    )
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -64,3 +106,22 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+# What reads: the pool itself (each statement takes a connection and gives it back at once), or,
+# in tests, their transaction's own connection.
+if TYPE_CHECKING:
+    Reader: TypeAlias = (
+        asyncpg.Pool[Any] | asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
+    )
+else:  # asyncpg's classes are not subscriptable at run time, where FastAPI reads annotations
+    Reader = Any
+
+
+async def get_reader(request: Request) -> Reader:
+    """Read-only statements, each in autocommit on a pooled connection: no transaction."""
+    database: Database = request.app.state.database
+    return await database.reader_pool()
+
+
+ReaderDep = Annotated[Reader, Depends(get_reader, scope="function")]

@@ -58,6 +58,10 @@ PROBLEM_TYPES: dict[str, str] = {
         "`errors` names each one and says what is expected."
     ),
     "invalid-body": "The request body does not match the schema; `errors` names each faulty field.",
+    "invalid-geometry": (
+        "A geometry is malformed, invalid, empty, has too many vertices or lies outside the "
+        "territory; `detail` says which."
+    ),
     ServiceUnavailableError.slug: "A dependency (the database) does not answer; retry later.",
     "internal-error": "An unexpected error on the server; it has been logged.",
 }

@@ -14,7 +14,7 @@ from app.config import Settings, get_settings
 from app.db import create_database, plain_dsn
 from app.errors import install_error_handlers
 from app.openapi import build_openapi
-from app.routers import communes, docs, health, indicators, plan, territory
+from app.routers import communes, docs, health, indicators, initiatives, ogc, plan, territory
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,8 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.migration_head = migration_head()
 
     install_error_handlers(app)
-    for module in (health, territory, plan, indicators, communes, docs):
+    for module in (health, territory, plan, indicators, communes, initiatives, ogc, docs):
         app.include_router(module.router)
+    app.include_router(ogc.assets)
     docs.mount_assets(app)
     if settings.response_cache:
         app.add_middleware(ResponseCacheMiddleware, cache=cache, prefixes=("/v1/",))

@@ -146,3 +146,10 @@ ensure_chromium() {
   command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
     || apt_install chromium
 }
+
+# GDAL's command-line tools (ogrinfo, ogr2ogr), for the tests that read the OGC API with GDAL's
+# OAPIF driver, as QGIS and ogr2ogr do.
+ensure_gdal() {
+  { command -v ogrinfo >/dev/null 2>&1 && command -v ogr2ogr >/dev/null 2>&1; } \
+    || apt_install gdal-bin
+}

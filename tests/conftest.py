@@ -15,12 +15,13 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
+import yaml
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from alembic import command
 from app.config import Settings
-from app.db import get_session
+from app.db import get_reader, get_session
 from app.main import PROJECT_ROOT, create_app
 from app.services.dataset import load_dataset, read_dataset
 
@@ -28,6 +29,10 @@ TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/territoire_test"
 )
 CALL_DATASET = PROJECT_ROOT / "data" / "call"
+# Published initiatives of the CALL dataset (all of its records are published).
+CALL_INITIATIVES = len(
+    yaml.safe_load((CALL_DATASET / "initiatives.yaml").read_text(encoding="utf-8"))["initiatives"]
+)
 
 
 def plain_url(url: str, database: str | None = None) -> str:
@@ -63,7 +68,10 @@ async def migrate(url: str, revision: str = "head") -> None:
 async def engine() -> AsyncIterator[AsyncEngine]:
     await recreate_database(TEST_DATABASE_URL)
     await migrate(TEST_DATABASE_URL)
-    engine = create_async_engine(TEST_DATABASE_URL)
+    # In UTC, as the service's own connections are (app.db).
+    engine = create_async_engine(
+        TEST_DATABASE_URL, connect_args={"server_settings": {"TimeZone": "UTC"}}
+    )
     async with engine.begin() as connection:
         session = AsyncSession(bind=connection)
         await load_dataset(session, read_dataset(CALL_DATASET))
@@ -115,7 +123,17 @@ def app(settings: Settings, session: AsyncSession) -> Iterator[object]:
         else:
             await session.commit()
 
+    async def test_reader() -> AsyncIterator[object]:
+        # The hot read paths use asyncpg directly: give them the test transaction's connection.
+        # A savepoint each, so that a statement the database refuses (a 400) leaves the test's
+        # transaction usable, as an autocommit statement would in production.
+        connection = await session.connection()
+        raw = (await connection.get_raw_connection()).driver_connection
+        async with raw.transaction():
+            yield raw
+
     application.dependency_overrides[get_session] = test_session
+    application.dependency_overrides[get_reader] = test_reader
     return application
 
 

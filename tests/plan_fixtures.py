@@ -9,7 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.services import plan_data
 from app.services.plan_data import BudgetRecord, MilestoneRecord, NodeRecord, PlanData
 
+# Everything that hangs on the plan, children first.
 FOLLOW_UP_TABLES = (
+    "initiative_action",
+    "initiative",
     "milestone",
     "budget_line",
     "indicator_value",

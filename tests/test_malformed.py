@@ -32,6 +32,7 @@ from starlette.routing import Mount, Route
 from app.config import Settings
 from app.main import create_app
 from app.models.commune import Commune
+from app.models.initiative import Initiative
 from app.models.plan import Action, Ambition, Axis, Objective, action_commune
 from app.services.pagination import encode_cursor
 from tests.conftest import TEST_DATABASE_URL
@@ -271,6 +272,10 @@ def problem_errors(response: httpx.Response, param: tuple[str, str] | None = Non
     return wrong
 
 
+# Successful answers that are not JSON by design: vector tiles.
+BINARY_MEDIA_TYPES = {"application/vnd.mapbox-vector-tile"}
+
+
 def answer_errors(
     response: httpx.Response,
     allowed: set[int],
@@ -286,7 +291,7 @@ def answer_errors(
         return [f"status not in {sorted(allowed)}: {response.text[:160]!r}"]
     if 200 <= status < 300:
         content_type = response.headers.get("content-type", "")
-        if content_type.split(";")[0].strip() in media:
+        if content_type.split(";")[0].strip() in media or content_type in BINARY_MEDIA_TYPES:
             return []
         if not re.match(r"application/([a-z.+-]+\+)?json\b", content_type):
             return [f"content-type {content_type!r}, not JSON"]
@@ -374,7 +379,10 @@ async def loaded(session: AsyncSession) -> dict[str, str]:
         return str(value)
 
     axis = await first(Axis.code, Axis.code_path)
+    initiative = await first(Initiative.id, Initiative.id)
     return {
+        "initiative_id": initiative,
+        "featureId": initiative,
         "axis": axis,
         "ambition": await first(Ambition.code, Ambition.code_path),
         "objective": await first(Objective.code, Objective.code_path),
@@ -629,7 +637,7 @@ async def test_odd_headers(client: httpx.AsyncClient, target: str) -> None:
 # --- routes outside the OpenAPI document -------------------------------------------------------
 
 # Valid values for the path parameters of routes the document leaves out.
-HIDDEN_EXAMPLES = {"slug": "not-found", "path": "swagger-ui.css"}
+HIDDEN_EXAMPLES = {"slug": "not-found", "path": "swagger-ui.css", "name": "map.js"}
 
 
 def hidden_routes(app: FastAPI, document: dict[str, Any]) -> Iterator[tuple[str, set[str]]]:

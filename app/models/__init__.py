@@ -11,6 +11,7 @@ from app.models.follow_up import (
     indicator_ambition,
     indicator_objective,
 )
+from app.models.initiative import Initiative, initiative_action
 from app.models.plan import Action, Ambition, Axis, Objective, action_commune
 from app.models.territory import Territory
 
@@ -23,6 +24,7 @@ __all__ = [
     "Commune",
     "Indicator",
     "IndicatorValue",
+    "Initiative",
     "Milestone",
     "Objective",
     "Territory",
@@ -30,4 +32,5 @@ __all__ = [
     "indicator_action",
     "indicator_ambition",
     "indicator_objective",
+    "initiative_action",
 ]

@@ -2,7 +2,7 @@
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -13,8 +13,9 @@ from app.models.follow_up import (
     Frequency,
     ValueKind,
 )
+from app.models.initiative import InitiativeStatus, LocationPrecision
 from app.models.plan import ActionStatus, DatePrecision
-from app.schemas.common import CODE_PATTERN, INSEE_PATTERN
+from app.schemas.common import CODE_PATTERN, INSEE_PATTERN, code_pattern
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
 Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
@@ -185,3 +186,33 @@ class IndicatorsFile(Strict):
         description="More values in a CSV file (relative to the dataset folder), with the "
         "columns of the spreadsheet's indicator_values.csv: for long series.",
     )
+
+
+Reference = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
+
+
+class LocationFile(Strict):
+    """Either a member commune (the initiative is placed on a point of its surface, with
+    precision "commune"), or a GeoJSON geometry with the precision it has."""
+
+    commune: Insee | None = None
+    geometry: dict[str, Any] | None = None
+    precision: LocationPrecision | None = None
+
+
+class InitiativeFile(Strict):
+    reference: Reference = Field(description="The dataset's permanent key for the record.")
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    description: Text | None = None
+    category: Annotated[str, StringConstraints(pattern=code_pattern(1))] = Field(
+        description="Code of the axis of the plan the initiative belongs to."
+    )
+    status: InitiativeStatus = InitiativeStatus.published
+    author_name: Text | None = None
+    actions: list[Code] = Field(default=[], description="Codes of the actions it relates to.")
+    location: LocationFile
+    source_excerpt: Text | None = None
+
+
+class InitiativesFile(Strict):
+    initiatives: list[InitiativeFile]

@@ -13,17 +13,34 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from shapely import wkt
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.validation import explain_validity
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.commune import Commune
+from app.models.initiative import InitiativeStatus, LocationPrecision
 from app.models.territory import Territory
 from app.repositories import dataset as repository
 from app.repositories.dataset import Changes
 from app.schemas.common import INSEE_PATTERN
-from app.schemas.dataset import ActionFile, IndicatorsFile, NodeFile, PlanFile, TerritoryFile
+from app.schemas.dataset import (
+    ActionFile,
+    IndicatorsFile,
+    InitiativeFile,
+    InitiativesFile,
+    NodeFile,
+    PlanFile,
+    TerritoryFile,
+)
 from app.services import plan_data
+from app.services.geometry import (
+    InvalidGeometryError,
+    TerritoryArea,
+    ewkt,
+    territory_area,
+    validate_geometry,
+)
 from app.services.plan_data import (
     BudgetRecord,
     IndicatorRecord,
@@ -38,8 +55,10 @@ from app.services.spreadsheet import parse_values_csv
 TERRITORY_FILE = "territory.yaml"
 PLAN_FILE = "plan.yaml"
 INDICATORS_FILE = "indicators.yaml"  # optional
+INITIATIVES_FILE = "initiatives.yaml"  # optional
 ModelT = TypeVar("ModelT", bound=BaseModel)
 DatasetProblem = plan_data.Problem
+wkt_loads = wkt.loads
 
 
 class DatasetError(Exception):
@@ -58,11 +77,18 @@ class CommuneRecord:
 
 
 @dataclass(frozen=True)
+class InitiativeRecord:
+    initiative: InitiativeFile
+    geometry: str | None  # EWKT when given; None when placed on its commune
+
+
+@dataclass(frozen=True)
 class Dataset:
     territory: TerritoryFile
     plan: PlanFile
     communes: list[CommuneRecord]
     records: PlanData
+    initiatives: list[InitiativeRecord] = field(default_factory=list)
 
 
 @dataclass
@@ -320,6 +346,62 @@ def plan_records(plan: PlanFile, indicators: IndicatorsFile | None) -> PlanData:
     return data
 
 
+def _check_initiatives(
+    document: InitiativesFile,
+    plan: PlanFile | None,
+    communes: list[CommuneRecord],
+    source_text: str | None,
+    problems: list[DatasetProblem],
+) -> list[InitiativeRecord]:
+    axes = {axis.code for axis in plan.axes} if plan else set()
+    actions = {node.code for level, node, _ in _nodes(plan) if level == "action"} if plan else set()
+    members = {commune.insee for commune in communes}
+    area: TerritoryArea | None = None
+    if communes:
+        area = territory_area(wkt_loads(c.boundary.split(";", 1)[1]) for c in communes)
+    records: list[InitiativeRecord] = []
+    seen: set[str] = set()
+    for index, initiative in enumerate(document.initiatives):
+        where = f"initiatives[{index}] {initiative.reference}"
+        before = len(problems)
+
+        def problem(message: str, where: str = where) -> None:
+            problems.append(DatasetProblem(INITIATIVES_FILE, where, message))
+
+        if initiative.reference in seen:
+            problem("reference appears twice")
+        seen.add(initiative.reference)
+        if plan is not None and initiative.category not in axes:
+            problem(f"category {initiative.category} is not an axis of the plan")
+        for code in initiative.actions:
+            if plan is not None and code not in actions:
+                problem(f"action {code} is not an action of the plan")
+        if len(set(initiative.actions)) != len(initiative.actions):
+            problem("an action is listed twice")
+        location = initiative.location
+        geometry: str | None = None
+        if (location.commune is None) == (location.geometry is None):
+            problem("location: give either a commune or a geometry")
+        elif location.commune is not None:
+            if members and location.commune not in members:
+                problem(f"location: commune {location.commune} is not a member commune")
+            if location.precision not in (None, LocationPrecision.commune):
+                problem("location: a record placed on its commune has precision 'commune'")
+        else:
+            if location.precision not in (LocationPrecision.exact, LocationPrecision.address):
+                problem("location: a geometry needs precision 'exact' or 'address'")
+            try:
+                geometry = ewkt(validate_geometry(location.geometry, area))
+            except InvalidGeometryError as error:
+                problem(f"location.geometry: {error.detail}")
+        excerpt = initiative.source_excerpt
+        if source_text is not None and excerpt and normalize_space(excerpt) not in source_text:
+            problem("not found in the source document", f"{where}.source_excerpt")
+        if len(problems) == before:
+            records.append(InitiativeRecord(initiative, geometry))
+    return records
+
+
 def read_dataset(folder: Path) -> Dataset:
     """Parse and check a dataset folder; raise DatasetError listing every problem found."""
     problems: list[DatasetProblem] = []
@@ -361,9 +443,25 @@ def read_dataset(folder: Path) -> Dataset:
             records.values.extend(more.data.values)
         known = Known(communes={c.insee for c in communes})
         problems.extend(plan_data.check(records, known, source_text))
+    initiatives: list[InitiativeRecord] = []
+    if (folder / INITIATIVES_FILE).exists():
+        document = _validate(
+            InitiativesFile,
+            _read_yaml(folder / INITIATIVES_FILE, problems),
+            INITIATIVES_FILE,
+            problems,
+        )
+        if document is not None:
+            initiatives = _check_initiatives(document, plan, communes, source_text, problems)
     if problems or territory is None or plan is None:
         raise DatasetError(problems)
-    return Dataset(territory=territory, plan=plan, communes=communes, records=records)
+    return Dataset(
+        territory=territory,
+        plan=plan,
+        communes=communes,
+        records=records,
+        initiatives=initiatives,
+    )
 
 
 def _territory_row(territory: TerritoryFile) -> dict[str, Any]:
@@ -430,4 +528,38 @@ async def load_dataset(session: AsyncSession, dataset: Dataset) -> LoadReport:
         ],
     )
     report.changes |= await plan_data.write(session, dataset.records)
+    await _load_initiatives(session, dataset, report)
     return report
+
+
+async def _load_initiatives(session: AsyncSession, dataset: Dataset, report: LoadReport) -> None:
+    rows = [_initiative_row(record) for record in dataset.initiatives]
+    report.changes["initiative"] = await repository.upsert_initiatives(session, rows)
+    ids = await repository.initiative_ids(session, [row["reference"] for row in rows])
+    pairs = {
+        (ids[record.initiative.reference], code)
+        for record in dataset.initiatives
+        for code in record.initiative.actions
+    }
+    report.changes["initiative_action"] = await repository.sync_initiative_actions(
+        session, list(ids.values()), pairs
+    )
+
+
+def _initiative_row(record: InitiativeRecord) -> dict[str, Any]:
+    initiative = record.initiative
+    location = initiative.location
+    precision = location.precision or LocationPrecision.commune
+    return {
+        "reference": initiative.reference,
+        "title": initiative.title,
+        "description": initiative.description,
+        "category": initiative.category,
+        "status": initiative.status.value,
+        "published": initiative.status in (InitiativeStatus.published, InitiativeStatus.archived),
+        "location_precision": precision.value,
+        "author_name": initiative.author_name,
+        "source_excerpt": initiative.source_excerpt,
+        "commune": location.commune,
+        "geometry": record.geometry,
+    }

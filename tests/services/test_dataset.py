@@ -20,7 +20,13 @@ from app.db import create_database
 from app.main import PROJECT_ROOT
 from app.repositories import dataset as dataset_repository
 from app.services.dataset import DatasetError, load_dataset, read_dataset
-from tests.conftest import CALL_DATASET, TEST_DATABASE_URL, migrate, recreate_database
+from tests.conftest import (
+    CALL_DATASET,
+    CALL_INITIATIVES,
+    TEST_DATABASE_URL,
+    migrate,
+    recreate_database,
+)
 
 TABLES = (
     "territory",
@@ -37,6 +43,8 @@ TABLES = (
     "indicator_value",
     "budget_line",
     "milestone",
+    "initiative",
+    "initiative_action",
 )
 
 
@@ -400,3 +408,115 @@ def test_indicator_problems_are_reported_together(tmp_path: Path) -> None:
         f"{call} values[3]: no period: give period_start, or period_label for an undated period",
         f"{call}.source_excerpt: not found in the source document",
     ]
+
+
+async def test_the_call_initiatives_are_placed_on_the_commune_the_brochure_names(
+    session: AsyncSession,
+) -> None:
+    rows = (
+        await session.execute(
+            text(
+                "SELECT i.reference, i.commune_insee, i.location_precision, i.status, "
+                "i.published_at IS NOT NULL AS dated, "
+                "ST_Equals(i.geometry, ST_PointOnSurface(c.boundary)) AS on_surface, "
+                "array(SELECT ia.action_code FROM initiative_action ia "
+                "WHERE ia.initiative_id = i.id ORDER BY ia.action_code) AS actions "
+                "FROM initiative i JOIN commune c ON c.insee = i.commune_insee "
+                "WHERE i.reference LIKE 'call-%' ORDER BY i.reference"
+            )
+        )
+    ).mappings()
+    found = {row["reference"]: row for row in rows}
+    assert len(found) == len(read_dataset(CALL_DATASET).initiatives) == CALL_INITIATIVES
+    assert found["call-anneau-de-la-memoire"]["commune_insee"] == "62001"
+    assert found["call-arena-stade-couvert"]["commune_insee"] == "62510"
+    assert found["call-maison-des-sports-angres"]["commune_insee"] == "62032"
+    assert found["call-louvre-lens"]["actions"] == ["4.2.1.1"]
+    for row in found.values():
+        assert row["location_precision"] == "commune"
+        assert row["on_surface"], row["reference"]
+        assert row["status"] == "published"
+        assert row["dated"]
+        assert row["actions"]
+
+
+def add_initiatives(folder: Path, *records: dict[str, Any]) -> None:
+    edit_yaml(folder / "initiatives.yaml", lambda data: data["initiatives"].extend(records))
+
+
+def record(reference: str, **changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "reference": reference,
+        "title": "Essai",
+        "category": "1",
+        "location": {"commune": "62498"},
+    }
+    return base | changes
+
+
+async def test_initiative_problems_are_all_reported(tmp_path: Path) -> None:
+    folder = copy_dataset(tmp_path)
+    add_initiatives(
+        folder,
+        record("bad-category", category="9"),
+        record("bad-action", actions=["9.9.9.9"]),
+        record("bad-commune", location={"commune": "75056"}),
+        record("both", location={"commune": "62498", "geometry": {"type": "Point"}}),
+        record(
+            "bowtie",
+            location={
+                "precision": "exact",
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[2.82, 50.42], [2.83, 50.43], [2.83, 50.42], [2.82, 50.43], [2.82, 50.42]]
+                    ],
+                },
+            },
+        ),
+        record(
+            "paris",
+            location={
+                "precision": "exact",
+                "geometry": {"type": "Point", "coordinates": [2.35, 48.85]},
+            },
+        ),
+        record("invented-quote", source_excerpt="Une phrase que la brochure ne contient pas."),
+        record("call-louvre-lens"),
+    )
+    with pytest.raises(DatasetError) as caught:
+        read_dataset(folder)
+    messages = "\n".join(str(problem) for problem in caught.value.problems)
+    assert "bad-category: category 9 is not an axis of the plan" in messages
+    assert "bad-action: action 9.9.9.9 is not an action of the plan" in messages
+    assert "bad-commune: location: commune 75056 is not a member commune" in messages
+    assert "both: location: give either a commune or a geometry" in messages
+    assert "bowtie: location.geometry: invalid Polygon: Self-intersection" in messages
+    assert "paris: location.geometry: the geometry lies outside the territory" in messages
+    assert "invented-quote.source_excerpt: not found in the source document" in messages
+    assert "call-louvre-lens: reference appears twice" in messages
+
+
+async def test_an_exact_initiative_gets_its_commune_by_spatial_join(
+    session: AsyncSession, tmp_path: Path
+) -> None:
+    folder = copy_dataset(tmp_path)
+    gare = {"type": "Point", "coordinates": [2.828254, 50.426818]}
+    add_initiatives(
+        folder,
+        record("gare", location={"precision": "exact", "geometry": gare}, actions=["1.2.1.1"]),
+    )
+    report = await load_dataset(session, read_dataset(folder))
+    assert report.changes["initiative"].created == 1
+    assert report.changes["initiative_action"].created == 1
+    row = (
+        await session.execute(
+            text(
+                "SELECT commune_insee, location_precision, ST_AsText(geometry) FROM initiative "
+                "WHERE reference = 'gare'"
+            )
+        )
+    ).one()
+    assert tuple(row) == ("62498", "exact", "POINT(2.828254 50.426818)")
+    again = await load_dataset(session, read_dataset(folder))
+    assert not again.changed

@@ -1,0 +1,98 @@
+"""Initiatives: geolocated projects and proposals of residents and local actors."""
+
+import enum
+from datetime import datetime
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, TimestampMixin
+
+
+class InitiativeStatus(enum.StrEnum):
+    """Moderation workflow: submitted → published | rejected; published → archived."""
+
+    submitted = "submitted"
+    published = "published"
+    rejected = "rejected"
+    archived = "archived"
+
+
+class LocationPrecision(enum.StrEnum):
+    """How precisely the geometry places the initiative."""
+
+    exact = "exact"
+    address = "address"
+    commune = "commune"  # a point on the commune's surface: the place itself is not known
+
+
+def _in(column: str, values: type[enum.StrEnum]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{value.value}'" for value in values) + ")"
+
+
+class Initiative(TimestampMixin, Base):
+    __tablename__ = "initiative"
+    __table_args__ = (
+        CheckConstraint(_in("status", InitiativeStatus), name="status_known"),
+        CheckConstraint(_in("location_precision", LocationPrecision), name="precision_known"),
+        CheckConstraint(
+            "ST_IsValid(geometry) AND NOT ST_IsEmpty(geometry) "
+            "AND GeometryType(geometry) IN ('POINT', 'LINESTRING', 'POLYGON')",
+            name="geometry_valid",
+        ),
+        CheckConstraint(
+            "status NOT IN ('published', 'archived') OR published_at IS NOT NULL",
+            name="published_dated",
+        ),
+        Index("ix_initiative_geometry", "geometry", postgresql_using="gist"),
+        Index("ix_initiative_updated_at", "updated_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # The dataset's own key for the record, so that loading a dataset again updates it in place.
+    reference: Mapped[str | None] = mapped_column(Text, unique=True)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(
+        ForeignKey("axis.code", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="submitted")
+    commune_insee: Mapped[str | None] = mapped_column(
+        ForeignKey("commune.insee", ondelete="RESTRICT"), index=True
+    )
+    location_precision: Mapped[str] = mapped_column(Text, nullable=False)
+    author_name: Mapped[str | None] = mapped_column(Text)
+    # Private: how to reach the proposer. Never selected by a public query.
+    contact: Mapped[str | None] = mapped_column(Text)
+    source_excerpt: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    geometry: Mapped[WKBElement] = mapped_column(
+        Geometry("GEOMETRY", srid=4326, spatial_index=False), nullable=False
+    )
+
+
+# Linked by the action's permanent public code, so that publishing an initiative's actions reads
+# this table alone (an index-only scan), without a join.
+initiative_action = Table(
+    "initiative_action",
+    Base.metadata,
+    Column("initiative_id", ForeignKey("initiative.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "action_code",
+        Text,
+        ForeignKey("action.code", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
