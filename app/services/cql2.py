@@ -106,6 +106,13 @@ _COMPARISONS: dict[type[ast.Node], str] = {
 _CASTS = {"string": "text", "integer": "bigint", "number": "float8", "timestamp": "timestamptz"}
 
 
+def _comparable(kind: str, expected: str | None) -> str:
+    """The kind of an operand, refused when the other operand has another kind."""
+    if expected is None or kind == expected or {kind, expected} == {"integer", "number"}:
+        return kind
+    raise _refuse(f"a {expected} cannot be compared with a {kind}")
+
+
 class Translator:
     def __init__(self, collection: Collection, params: Params, crs: CrsSpec) -> None:
         self.collection = collection
@@ -114,7 +121,9 @@ class Translator:
 
     # --- scalar expressions: (sql, kind) ---------------------------------------------------
 
-    def _property(self, name: str) -> Property:
+    def _property(self, name: object) -> Property:
+        if not isinstance(name, str):
+            raise _refuse("a property name must be a string")
         found = self.collection.properties.get(name)
         if found is None or not found.queryable:
             names = ", ".join(
@@ -130,15 +139,17 @@ class Translator:
             if node.name in ("geometry", self.collection.id + ".geometry"):
                 raise _refuse("the geometry can only be used in S_INTERSECTS")
             found = self._property(node.name)
-            return found.filter_sql, found.kind
+            return found.filter_sql, _comparable(found.kind, expected)
         if isinstance(node, ast.Function):
+            if not isinstance(node.name, str):
+                raise _refuse("a function name must be a string")
             name = node.name.lower()
             if name in ("lower", "casei", "accenti") and len(node.arguments) == 1:
                 inner, kind = self.scalar(node.arguments[0], "string")
                 if kind != "string":
                     raise _refuse(f"{name.upper()} applies to text, not to {kind}")
                 function = "lower" if name in ("lower", "casei") else "unaccent"
-                return f"{function}({inner})", "string"
+                return f"{function}({inner})", _comparable("string", expected)
             raise _refuse(f"function {node.name[:40]!r} is not supported")
         if isinstance(node, ast.Node | values.Geometry | values.Envelope | values.Interval):
             raise _refuse(f"{type(node).__name__} is not supported here")
@@ -161,7 +172,8 @@ class Translator:
             raise _refuse(f"literal {str(value)[:40]!r} is not supported")
         if expected is not None and kind != expected:
             if {kind, expected} == {"integer", "number"}:
-                kind = expected
+                # Bound as float8: 1.9 must not be truncated to the integer 1.
+                kind = "number"
             elif expected == "timestamp" and kind == "string":
                 raise _refuse("compare timestamps with TIMESTAMP('...') or DATE('...')")
             else:

@@ -35,9 +35,8 @@ class CrsSpec:
     def check_extent(
         self, name: str, x_min: float, y_min: float, x_max: float, y_max: float
     ) -> None:
+        # The area is written in the CRS's own axis order, like the coordinates checked.
         a_min, b_min, a_max, b_max = self.area
-        if self.swap:
-            a_min, b_min, a_max, b_max = b_min, a_min, b_max, a_max
         if not all(math.isfinite(v) for v in (x_min, y_min, x_max, y_max)):
             raise InvalidParameterError("query", name, "coordinates must be finite numbers")
         if x_min < a_min or x_max > a_max or y_min < b_min or y_max > b_max:

@@ -553,3 +553,46 @@ async def test_commune_boundaries_in_lambert_93_match_pyproj(
         expected_x, expected_y = to_l93.transform(lon, lat)
         assert abs(x - expected_x) < 0.01
         assert abs(y - expected_y) < 0.01
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"filter": "id = title"}, "cannot be compared"),
+        ({"filter": "published_at > id"}, "cannot be compared"),
+        ({"filter": "CASEI(title) = id"}, "cannot be compared"),
+        ({"filter": "id IN (title)"}, "cannot be compared"),
+        ({"filter-lang": "cql2-json", "filter": '{"op":"=","args":[{"property":1},1]}'}, "name"),
+        (
+            {"filter-lang": "cql2-json", "filter": '{"op":"=","args":[{"property":["a"]},1]}'},
+            "name",
+        ),
+        (
+            {"bbox": "-100,-180,90,180", "bbox-crs": EPSG + "4326"},
+            "outside the area",
+        ),
+    ],
+)
+async def test_filters_mixing_kinds_or_out_of_range_are_refused(
+    client: httpx.AsyncClient, params: dict[str, str], reason: str
+) -> None:
+    response = await client.get(ITEMS, params=params)
+    assert response.status_code == 400, response.text
+    assert reason in response.json()["detail"]
+
+
+async def test_numbers_dates_and_lat_lon_boxes_at_their_limits(client: httpx.AsyncClient) -> None:
+    # A decimal is not truncated against an integer queryable.
+    assert (await get_json(client, ITEMS, filter="id = 1.9"))["features"] == []
+    smallest = min(f["id"] for f in (await get_json(client, ITEMS, limit=100))["features"])
+    below = await get_json(client, ITEMS, filter=f"id < {smallest}.5")
+    assert [f["id"] for f in below["features"]] == [smallest]
+    # The last day of the calendar is a valid end of interval.
+    everything = await get_json(client, ITEMS, datetime="2000-01-01/9999-12-31", limit=100)
+    assert len(everything["features"]) == CALL_INITIATIVES
+    assert (await get_json(client, ITEMS, datetime="9999-12-31"))["features"] == []
+    # EPSG:4326 boxes are latitude first: the whole world is a valid box.
+    world = await get_json(
+        client, ITEMS, bbox="-90,-180,90,180", limit=100, **{"bbox-crs": EPSG + "4326"}
+    )
+    assert len(world["features"]) == CALL_INITIATIVES
