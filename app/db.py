@@ -19,6 +19,8 @@ from app.config import Settings
 class Database:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # Read-only REPEATABLE READ sessions: one snapshot for a whole export or catalog.
+    snapshot_sessionmaker: async_sessionmaker[AsyncSession]
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -43,7 +45,14 @@ def create_database(settings: Settings) -> Database:
             }
         },
     )
-    return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+    snapshot_engine = engine.execution_options(
+        isolation_level="REPEATABLE READ", postgresql_readonly=True
+    )
+    return Database(
+        engine,
+        async_sessionmaker(engine, expire_on_commit=False),
+        async_sessionmaker(snapshot_engine, expire_on_commit=False),
+    )
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -64,3 +73,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_snapshot_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Yield a read-only session that sees one snapshot of the data until the response has been
+    sent, streamed bodies included (request scope); it never commits."""
+    database: Database = request.app.state.database
+    async with database.snapshot_sessionmaker() as session:
+        yield session
+
+
+SnapshotSessionDep = Annotated[AsyncSession, Depends(get_snapshot_session)]

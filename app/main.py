@@ -1,7 +1,10 @@
 """Application factory: `create_app(settings)` builds the service; uvicorn calls it with none."""
 
-from collections.abc import AsyncIterator
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 from alembic.config import Config
@@ -11,10 +14,19 @@ from fastapi.routing import APIRoute
 
 from app.cache import ChangeListener, ResponseCache, ResponseCacheMiddleware
 from app.config import Settings, get_settings
-from app.db import create_database, plain_dsn
+from app.db import Database, create_database, plain_dsn
 from app.errors import install_error_handlers
+from app.http_cache import (
+    CachingPolicy,
+    CompressionMiddleware,
+    DataVersions,
+    HttpCachingMiddleware,
+)
 from app.openapi import build_openapi
-from app.routers import communes, docs, health, plan, territory
+from app.repositories.publication import VersionRow, dataset_versions
+from app.routers import changes, communes, docs, health, plan, publication, search, territory
+from app.services.exports import FiguresCache
+from app.services.publication import datasets_read
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +39,11 @@ Lists are paged with an opaque `cursor`; the next page is in `next_cursor` and i
 """
 
 
+# What the change feed shows depends on which transactions have ended, not only on committed
+# data: validated by its body's hash and never kept in the response cache.
+BODY_VALIDATED = ("/v1/changes",)
+
+
 def migration_head() -> str:
     """The revision the code expects the database at (read once, at start-up)."""
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
@@ -34,6 +51,26 @@ def migration_head() -> str:
     if head is None:
         raise RuntimeError("no migration found")
     return head
+
+
+def code_fingerprint(settings: Settings) -> str:
+    """Changes with the code, the dependencies and the settings: part of every ETag, so that a
+    new deployment never answers 304 for a representation it would render differently."""
+    digest = hashlib.sha256()
+    for path in sorted((PROJECT_ROOT / "app").rglob("*.py")):
+        digest.update(path.read_bytes())
+    for package in ("fastapi", "pydantic", "rdflib", "sqlalchemy", "orjson"):
+        digest.update(metadata.version(package).encode())
+    digest.update(settings.model_dump_json().encode())
+    return digest.hexdigest()
+
+
+def version_reader(database: Database) -> Callable[[], Awaitable[Sequence[VersionRow]]]:
+    async def read() -> Sequence[VersionRow]:
+        async with database.sessionmaker() as session:
+            return await dataset_versions(session)
+
+    return read
 
 
 def operation_id(route: APIRoute) -> str:
@@ -48,7 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.response_cache_max_mb * 1024 * 1024,
         max_entry_bytes=8 * 1024 * 1024,
     )
-    listener = ChangeListener(plain_dsn(str(settings.database_url)), cache)
+    versions = DataVersions(version_reader(database))
+    listener = ChangeListener(plain_dsn(str(settings.database_url)), cache, versions)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,12 +110,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.state.migration_head = migration_head()
+    app.state.figures = FiguresCache()
+    app.state.data_versions = versions
 
     install_error_handlers(app)
-    for module in (health, territory, plan, communes, docs):
+    for module in (health, territory, plan, communes, publication, changes, search, docs):
         app.include_router(module.router)
     docs.mount_assets(app)
+    # Outermost last: HTTP caching wraps the response cache, which wraps compression, so that a
+    # cached entry is stored compressed and a 304 never reaches the cache.
+    app.add_middleware(CompressionMiddleware)
     if settings.response_cache:
-        app.add_middleware(ResponseCacheMiddleware, cache=cache, prefixes=("/v1/",))
+        app.add_middleware(
+            ResponseCacheMiddleware, cache=cache, prefixes=("/v1/",), exclude=BODY_VALIDATED
+        )
+    app.add_middleware(
+        HttpCachingMiddleware,
+        versions=versions,
+        policy=CachingPolicy(
+            fingerprint=code_fingerprint(settings),
+            started_at=datetime.now(UTC),
+            max_age=settings.http_max_age,
+            write_origins=frozenset(settings.cors_write_origins),
+            datasets_read=datasets_read,
+            body_validated=BODY_VALIDATED,
+        ),
+    )
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

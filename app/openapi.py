@@ -11,6 +11,15 @@ TAGS = [
     {"name": "territory", "description": "The publishing body, its licence and its figures."},
     {"name": "plan", "description": "Axes → ambitions → operational objectives → actions."},
     {"name": "communes", "description": "Member communes with their boundaries (GeoJSON)."},
+    {
+        "name": "publication",
+        "description": "The DCAT catalog, the datasets and their bulk exports with TableSchema.",
+    },
+    {
+        "name": "changes",
+        "description": "Incremental sync: every creation, update and deletion, in order.",
+    },
+    {"name": "search", "description": "Full-text search in French, accents ignored."},
     {"name": "health", "description": "Probes for load balancers."},
 ]
 

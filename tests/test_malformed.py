@@ -194,6 +194,8 @@ class Report:
 
     sent: int = 0
     failures: list[str] = field(default_factory=list)
+    # The media types the operation declares for a 200 (JSON when it declares none).
+    media_types: frozenset[str] = frozenset()
 
     def judge(
         self,
@@ -202,7 +204,7 @@ class Report:
         allowed: set[int],
         param: tuple[str, str] | None = None,
     ) -> None:
-        for why in answer_errors(response, allowed, param):
+        for why in answer_errors(response, allowed, param, self.media_types):
             self.failures.append(f"{_short(request)} -> {response.status_code}: {why}")
 
     def check(self) -> None:
@@ -271,7 +273,10 @@ def problem_errors(response: httpx.Response, param: tuple[str, str] | None = Non
 
 
 def answer_errors(
-    response: httpx.Response, allowed: set[int], param: tuple[str, str] | None = None
+    response: httpx.Response,
+    allowed: set[int],
+    param: tuple[str, str] | None = None,
+    media_types: frozenset[str] = frozenset(),
 ) -> list[str]:
     """What is wrong with an answer: a 5xx, a status not allowed, a body not as announced."""
     status = response.status_code
@@ -279,8 +284,20 @@ def answer_errors(
         return [f"server error: {response.text[:160]!r}"]
     if status not in allowed:
         return [f"status not in {sorted(allowed)}: {response.text[:160]!r}"]
+    if status == 304:
+        # Not modified: the validator is repeated, no body is sent.
+        if not response.headers.get("etag"):
+            return ["304 without ETag"]
+        return [f"304 with a body of {len(response.content)} bytes"] if response.content else []
     if 200 <= status < 300:
         content_type = response.headers.get("content-type", "")
+        base = content_type.split(";")[0].strip()
+        if base in media_types and not re.search(r"json\b", base):
+            try:
+                response.content.decode("utf-8")
+            except UnicodeDecodeError:
+                return [f"{base} body is not UTF-8"]
+            return [] if response.content else [f"empty {base} body"]
         if not re.match(r"application/([a-z.+-]+\+)?json\b", content_type):
             return [f"content-type {content_type!r}, not JSON"]
         error = _json(response)[1]
@@ -376,6 +393,7 @@ async def loaded(session: AsyncSession) -> dict[str, str]:
         "insee": await first(Commune.insee, Commune.insee),
         "cursor": encode_cursor(axis),
         "q": "a",
+        "dataset": "actions",
     }
 
 
@@ -471,7 +489,8 @@ async def test_malformed_parameters(
     spec = document["paths"][operation.path][operation.method]
     operation = Operation(operation.method, operation.path, spec)
     method = operation.method.upper()
-    report = Report()
+    content = operation.spec.get("responses", {}).get("200", {}).get("content", {})
+    report = Report(media_types=frozenset(content))
     path_params = operation.parameters("path")
     query_params = operation.parameters("query")
     path_values = {p["name"]: valid_value(document, operation, p, loaded) for p in path_params}

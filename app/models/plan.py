@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -58,6 +59,19 @@ class DatePrecision(enum.StrEnum):
     year = "year"
 
 
+# The text a search matches: title (weight A) and description (weight B), in French with accents
+# removed (the french_unaccent configuration of the publication migration).
+SEARCH_VECTOR = (
+    "(setweight(to_tsvector('french_unaccent'::regconfig, title), 'A'::\"char\") || "
+    "setweight(to_tsvector('french_unaccent'::regconfig, COALESCE(description, ''::text)), "
+    "'B'::\"char\"))"
+)
+
+
+def search_index(table: str) -> Index:
+    return Index(f"ix_{table}_search", text(SEARCH_VECTOR), postgresql_using="gin")
+
+
 def code_check(depth: int) -> str:
     return rf"code ~ '^[1-9][0-9]{{0,5}}(\.[1-9][0-9]{{0,5}}){{{depth - 1}}}$'"
 
@@ -87,13 +101,16 @@ class PlanNodeMixin(TimestampMixin):
 
 class Axis(PlanNodeMixin, Base):
     __tablename__ = "axis"
-    __table_args__ = (CheckConstraint(code_check(1), name="code_format"),)
+    __table_args__ = (CheckConstraint(code_check(1), name="code_format"), search_index("axis"))
     depth = 1
 
 
 class Ambition(PlanNodeMixin, Base):
     __tablename__ = "ambition"
-    __table_args__ = (CheckConstraint(code_check(2), name="code_format"),)
+    __table_args__ = (
+        CheckConstraint(code_check(2), name="code_format"),
+        search_index("ambition"),
+    )
     depth = 2
 
     axis_id: Mapped[int] = mapped_column(
@@ -103,7 +120,10 @@ class Ambition(PlanNodeMixin, Base):
 
 class Objective(PlanNodeMixin, Base):
     __tablename__ = "objective"
-    __table_args__ = (CheckConstraint(code_check(3), name="code_format"),)
+    __table_args__ = (
+        CheckConstraint(code_check(3), name="code_format"),
+        search_index("objective"),
+    )
     depth = 3
 
     ambition_id: Mapped[int] = mapped_column(
@@ -147,6 +167,7 @@ class Action(PlanNodeMixin, Base):
             name="geometry_valid",
         ),
         Index("ix_action_geometry", "geometry", postgresql_using="gist"),
+        search_index("action"),
     )
     depth = 4
 
