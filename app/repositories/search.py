@@ -63,9 +63,9 @@ def tsquery(text: str) -> ColumnElement[Any]:
 
 def document(title: Any, description: Any) -> ColumnElement[Any]:
     """The same expression as the GIN indexes of the publication migration (so they serve)."""
-    weight_a = literal_column("'A'::\"char\"")
-    weight_b = literal_column("'B'::\"char\"")
-    empty = literal_column("''::text")
+    weight_a: ColumnElement[Any] = literal_column("'A'::\"char\"")
+    weight_b: ColumnElement[Any] = literal_column("'B'::\"char\"")
+    empty: ColumnElement[Any] = literal_column("''::text")
     return func.setweight(func.to_tsvector(_config(), title), weight_a).op("||")(
         func.setweight(func.to_tsvector(_config(), func.coalesce(description, empty)), weight_b)
     )

@@ -13,7 +13,8 @@ class DistributionOut(ApiModel):
     url: str = Field(description="Download URL (the extension tells the format).")
     media_type: str
     byte_size: int = Field(description="Size of the file, in bytes.")
-    sha256: str = Field(description="SHA-256 of the file, hexadecimal.")
+    sha256: str = Field(description="SHA-256 of the file, hexadecimal (also in Repr-Digest).")
+    sha1: str = Field(description="SHA-1 of the file, hexadecimal (the catalog's spdx:checksum).")
     schema_url: str | None = Field(description="TableSchema of the CSV file.")
 
 

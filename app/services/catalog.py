@@ -3,18 +3,22 @@
 Built as an rdflib graph and serialized by rdflib as JSON-LD, Turtle or RDF/XML. What
 data.gouv.fr's DCAT harvester reads shaped it: it guesses the catalog's format from the URL's
 extension, follows Hydra paging (hydra:PartialCollectionView + hydra:next), keys each dataset on
-dct:identifier, takes a file from dcat:downloadURL, its size from dcat:byteSize, its checksum from
-spdx:checksum (algorithm spdx:checksumAlgorithm_sha256), its format from dct:format and
-dcat:mediaType, its schema from dct:conformsTo, the spatial coverage from a locn:geometry literal
-typed GeoJSON, and imports the dcat:DataService (endpointURL, endpointDescription) as an API.
+dct:identifier, takes a file from dcat:downloadURL, its size from dcat:byteSize, its checksum
+from spdx:checksum (md5, sha1 or sha256: SHA-1 here, the one algorithm DCAT-AP 2.1.1 admits),
+its format from dct:format and dcat:mediaType, its schema from dct:conformsTo, the spatial
+coverage from a locn:geometry literal typed GeoJSON, and imports the dcat:DataService
+(endpointURL, endpointDescription) as an API.
 
 Every node has an IRI or a blank node id derived from what it describes, so that the same data
 serializes to the same bytes in every worker (the ETag of the catalog depends on it).
 """
 
+import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from typing import Literal as TypingLiteral
 
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
@@ -247,8 +251,8 @@ class CatalogBuilder:
         self.add(node, DCAT.byteSize, Literal(figure.byte_size, datatype=XSD.nonNegativeInteger))
         checksum = BNode(f"checksum-{spec.identifier}-{fmt}")
         _typed(self.graph, checksum, SPDX.Checksum)
-        self.add(checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256)
-        self.add(checksum, SPDX.checksumValue, Literal(figure.sha256, datatype=XSD.hexBinary))
+        self.add(checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha1)
+        self.add(checksum, SPDX.checksumValue, Literal(figure.sha1, datatype=XSD.hexBinary))
         self.add(node, SPDX.checksum, checksum)
         self.add(node, DCTERMS.license, self.licence)
         self.add(node, DCTERMS.language, FRENCH)
@@ -386,11 +390,42 @@ async def build_catalog(
     return graph
 
 
+def _sorted(graph: Graph) -> Graph:
+    """The same triples inserted in a fixed order: rdflib's writers follow the store's order."""
+    ordered = Graph(store="SimpleMemory", bind_namespaces="core")
+    for prefix, namespace in graph.namespaces():
+        ordered.bind(prefix, namespace, override=True)
+    for triple in sorted(graph, key=lambda t: tuple(term.n3() for term in t)):
+        ordered.add(triple)
+    return ordered
+
+
+def _canonical_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _canonical_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        items = [_canonical_json(item) for item in value]
+        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+    return value
+
+
+_NAMESPACES = re.compile(r"\A(.*?<rdf:RDF\n)((?:\s+xmlns:[^\n]*\n)+)", re.DOTALL)
+
+
 def serialize(graph: Graph, extension: RdfFormat) -> bytes:
+    """rdflib's serialization, put in a fixed order where rdflib iterates sets (JSON-LD nodes
+    and values, RDF/XML namespace declarations): the same data gives the same bytes in every
+    process, as the catalog's ETag promises."""
+    graph = _sorted(graph)
     if extension == "jsonld":
         text = graph.serialize(format="json-ld", context=JSONLD_CONTEXT, auto_compact=True)
-    elif extension == "ttl":
-        text = graph.serialize(format="turtle")
-    else:
-        text = graph.serialize(format="pretty-xml")
+        document = _canonical_json(json.loads(text))
+        return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True).encode()
+    if extension == "ttl":
+        return graph.serialize(format="turtle").encode()
+    text = graph.serialize(format="xml")
+    match = _NAMESPACES.match(text)
+    if match is not None:
+        declarations = sorted(match.group(2).splitlines(keepends=True))
+        text = match.group(1) + "".join(declarations) + text[match.end() :]
     return text.encode()

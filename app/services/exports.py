@@ -39,6 +39,8 @@ MEDIA_TYPES: dict[str, str] = {
 class Figures:
     byte_size: int
     sha256: str  # hex
+    # The catalog's spdx:checksum: DCAT-AP 2.1.1 admits SHA-1 only, 3.0.1 any algorithm.
+    sha1: str  # hex
     version: int
     modified_at: datetime | None
 
@@ -140,12 +142,14 @@ async def figures(
         found = cache.get(spec.identifier, fmt, version)
         if found is not None:
             return found
-        digest = hashlib.sha256()
+        sha256 = hashlib.sha256()
+        sha1 = hashlib.sha1(usedforsecurity=False)
         size = 0
         async for chunk in file_chunks(session, spec, fmt):
-            digest.update(chunk)
+            sha256.update(chunk)
+            sha1.update(chunk)
             size += len(chunk)
-        computed = Figures(size, digest.hexdigest(), version[0], version[1])
+        computed = Figures(size, sha256.hexdigest(), sha1.hexdigest(), version[0], version[1])
         cache.put(spec.identifier, fmt, computed)
         return computed
 

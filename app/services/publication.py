@@ -61,6 +61,7 @@ async def describe(
                     media_type=MEDIA_TYPES[fmt],
                     byte_size=figure.byte_size,
                     sha256=figure.sha256,
+                    sha1=figure.sha1,
                     schema_url=str(urls.schema(spec.identifier)) if fmt == "csv" else None,
                 )
             )
