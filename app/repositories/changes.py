@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Text, cast, func, select, tuple_
+from sqlalchemy import BigInteger, Text, cast, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.publication import ChangeLog
@@ -56,8 +56,6 @@ async def read_changes(
 
 async def published_triggers(session: AsyncSession) -> list[tuple[str, str, str]]:
     """(table, dataset, key column) of every record_change trigger, for consistency checks."""
-    from sqlalchemy import text
-
     result = await session.execute(
         text(
             "SELECT c.relname, encode(t.tgargs, 'escape') FROM pg_trigger t "
