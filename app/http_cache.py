@@ -94,23 +94,25 @@ class Conditions:
     if_modified_since: datetime | None
 
     @classmethod
-    def parse(cls, headers: Headers) -> "Conditions":
-        raw = headers.getlist("if-none-match")
+    def parse(cls, headers: Mapping[bytes, bytes]) -> "Conditions":
+        raw = headers.get(b"if-none-match")
         tags: list[str] | None = None
         star = False
-        if raw:
+        if raw is not None:
             tags = []
-            for value in raw:
+            for value in raw.decode("latin-1").split("\0"):
                 parsed = parse_if_none_match(value)
                 if parsed is None:
                     star = True
                 else:
                     tags.extend(parsed)
-        since = headers.get("if-modified-since")
+        since = headers.get(b"if-modified-since")
         return cls(
-            if_none_match=tags if raw else None,
+            if_none_match=tags,
             any_match=star,
-            if_modified_since=parse_http_date(since) if since and not raw else None,
+            if_modified_since=(
+                parse_http_date(since.decode("latin-1")) if since and raw is None else None
+            ),
         )
 
     def not_modified(self, etag: str, last_modified: datetime | None) -> bool:
@@ -148,8 +150,9 @@ class DataVersions:
         return rows
 
 
-def accepts_gzip(headers: Headers) -> bool:
-    for part in headers.get("accept-encoding", "").split(","):
+def accepts_gzip(value: str) -> bool:
+    """Whether an Accept-Encoding value admits gzip."""
+    for part in value.split(","):
         coding, _, parameters = part.partition(";")
         if coding.strip().lower() not in ("gzip", "x-gzip", "*"):
             continue
@@ -185,19 +188,52 @@ class CachingPolicy:
     body_validated: tuple[str, ...]  # /v1/ prefixes validated by body hash
 
 
+# The request headers the middleware reads, gathered in one pass.
+_READ = frozenset(
+    (
+        b"if-none-match",
+        b"if-modified-since",
+        b"accept-encoding",
+        b"accept",
+        b"host",
+        b"x-forwarded-host",
+        b"x-forwarded-proto",
+        b"origin",
+        b"access-control-request-method",
+        b"access-control-request-headers",
+    )
+)
+_CORS_READ = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-expose-headers", EXPOSED_HEADERS.encode()),
+]
+
+
+def _read_headers(scope: Scope) -> dict[bytes, bytes]:
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if name in _READ:
+            # Repeated If-None-Match fields are one list; NUL never occurs in a header value.
+            found[name] = found[name] + b"\0" + value if name in found else value
+    return found
+
+
 class HttpCachingMiddleware:
     def __init__(self, app: ASGIApp, versions: DataVersions, policy: CachingPolicy) -> None:
         self.app = app
         self.versions = versions
         self.policy = policy
+        self._tokens: dict[tuple[int, tuple[str, ...] | None], tuple[bytes, datetime]] = {}
+        self._dates: dict[datetime, bytes] = {}
+        self._data_control = f"public, max-age={policy.max_age}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
+        headers = _read_headers(scope)
         method = scope["method"]
-        if method == "OPTIONS" and "access-control-request-method" in headers:
+        if method == "OPTIONS" and b"access-control-request-method" in headers:
             await self._preflight(scope, headers, send)
             return
         if method not in SAFE_METHODS:
@@ -215,7 +251,7 @@ class HttpCachingMiddleware:
         if data_path:
             etag, last_modified = await self._data_validators(scope, headers)
             if conditions.not_modified(etag, last_modified) and not conditions.any_match:
-                await self._send_not_modified(send, etag, last_modified, self._cache_control(path))
+                await self._send_not_modified(send, etag, last_modified, self._data_control)
                 return
             await self.app(
                 scope,
@@ -229,47 +265,72 @@ class HttpCachingMiddleware:
 
     # --- validators ----------------------------------------------------------------------------
 
-    async def _data_validators(self, scope: Scope, headers: Headers) -> tuple[str, datetime | None]:
+    def _token(
+        self, versions: Mapping[str, VersionRow], wanted: tuple[str, ...] | None
+    ) -> tuple[bytes, datetime]:
+        """What the ETag takes from the data: computed once per versions and datasets read."""
+        key = (id(versions), wanted)
+        found = self._tokens.get(key)
+        if found is None:
+            rows = [
+                row for name, row in sorted(versions.items()) if wanted is None or name in wanted
+            ]
+            digest = hashlib.sha256(self.policy.fingerprint.encode())
+            for row in rows:
+                digest.update(
+                    f"\0{row.dataset}:{row.version}:{row.modified_at.isoformat()}".encode()
+                )
+            last_modified = max((row.modified_at for row in rows), default=None)
+            found = (digest.digest(), last_modified or self.policy.started_at)
+            if len(self._tokens) > 256:
+                self._tokens.clear()
+            self._tokens[key] = found
+        return found
+
+    async def _data_validators(
+        self, scope: Scope, headers: Mapping[bytes, bytes]
+    ) -> tuple[str, datetime]:
         versions = await self.versions.current()
-        wanted = self.policy.datasets_read(scope["path"])
-        rows = [row for name, row in sorted(versions.items()) if wanted is None or name in wanted]
-        digest = hashlib.sha256(self.policy.fingerprint.encode())
-        for row in rows:
-            digest.update(f"\0{row.dataset}:{row.version}:{row.modified_at.isoformat()}".encode())
-        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        token, last_modified = self._token(versions, self.policy.datasets_read(scope["path"]))
+        gzip_variant = accepts_gzip(headers.get(b"accept-encoding", b"").decode("latin-1"))
+        digest = hashlib.blake2b(token, digest_size=20)
         for part in (
             scope.get("root_path", "").encode(),
-            raw_path,
+            scope.get("raw_path") or scope["path"].encode(),
             scope.get("query_string", b""),
             scope.get("scheme", "http").encode(),
-            headers.get("host", "").encode(),
-            headers.get("x-forwarded-host", "").encode(),
-            headers.get("x-forwarded-proto", "").encode(),
-            headers.get("accept", "").encode(),
-            b"gzip" if accepts_gzip(headers) else b"identity",
+            headers.get(b"host", b""),
+            headers.get(b"x-forwarded-host", b""),
+            headers.get(b"x-forwarded-proto", b""),
+            headers.get(b"accept", b""),
+            b"gzip" if gzip_variant else b"identity",
         ):
             digest.update(b"\0" + part)
-        last_modified = max((row.modified_at for row in rows), default=None)
-        return f'"{digest.hexdigest()[:40]}"', last_modified or self.policy.started_at
+        return f'"{digest.hexdigest()}"', last_modified
 
-    def _cache_control(self, path: str) -> str:
+    def _cache_control(self, path: str) -> bytes:
         if path.startswith("/v1/") and not path.startswith(self.policy.body_validated):
-            return f"public, max-age={self.policy.max_age}"
-        return "public, no-cache"
+            return self._data_control
+        return b"public, no-cache"
+
+    def _http_date(self, moment: datetime) -> bytes:
+        found = self._dates.get(moment)
+        if found is None:
+            if len(self._dates) > 256:
+                self._dates.clear()
+            found = self._dates[moment] = http_date(moment).encode()
+        return found
 
     # --- answers -------------------------------------------------------------------------------
 
     async def _send_not_modified(
-        self, send: Send, etag: str, last_modified: datetime | None, cache_control: str
+        self, send: Send, etag: str, last_modified: datetime | None, cache_control: bytes
     ) -> None:
-        headers = MutableHeaders()
-        headers["ETag"] = etag
+        headers = [(b"etag", etag.encode()), (b"cache-control", cache_control)]
         if last_modified is not None:
-            headers["Last-Modified"] = http_date(last_modified)
-        headers["Cache-Control"] = cache_control
-        headers["Vary"] = "Accept-Encoding"
-        self._read_cors(headers)
-        await send({"type": "http.response.start", "status": 304, "headers": headers.raw})
+            headers.append((b"last-modified", self._http_date(last_modified)))
+        headers += [(b"vary", b"Accept-Encoding"), *_CORS_READ]
+        await send({"type": "http.response.start", "status": 304, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
 
     @staticmethod
@@ -293,9 +354,9 @@ class HttpCachingMiddleware:
         self._read_cors(response.headers)
         await response(scope, receive, send)
 
-    async def _preflight(self, scope: Scope, headers: Headers, send: Send) -> None:
-        requested = headers["access-control-request-method"].upper()
-        origin = headers.get("origin", "")
+    async def _preflight(self, scope: Scope, headers: Mapping[bytes, bytes], send: Send) -> None:
+        requested = headers[b"access-control-request-method"].decode("latin-1").upper()
+        origin = headers.get(b"origin", b"").decode("latin-1")
         response_headers = MutableHeaders()
         if requested in SAFE_METHODS:
             response_headers["Access-Control-Allow-Origin"] = "*"
@@ -317,15 +378,17 @@ class HttpCachingMiddleware:
             )
             await response(scope, _no_body, send)
             return
-        allowed_headers = headers.get("access-control-request-headers")
+        allowed_headers = headers.get(b"access-control-request-headers")
         if allowed_headers:
-            response_headers["Access-Control-Allow-Headers"] = allowed_headers[:1000]
+            value = allowed_headers.decode("latin-1").replace("\0", ", ")[:1000]
+            response_headers["Access-Control-Allow-Headers"] = value
         response_headers["Access-Control-Max-Age"] = "86400"
         await send({"type": "http.response.start", "status": 204, "headers": response_headers.raw})
         await send({"type": "http.response.body", "body": b""})
 
-    def _write_cors(self, headers: Headers, send: Send) -> Send:
-        origin = headers.get("origin")
+    def _write_cors(self, headers: Mapping[bytes, bytes], send: Send) -> Send:
+        raw_origin = headers.get(b"origin")
+        origin = raw_origin.decode("latin-1") if raw_origin is not None else None
         if origin is None or origin not in self.policy.write_origins:
             return send
 
@@ -372,7 +435,7 @@ class _Decorated:
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             if message["status"] != 200:
-                self.middleware._read_cors(MutableHeaders(scope=message))
+                message["headers"] = [*message.get("headers", []), *_CORS_READ]
                 await self.send(message)
                 self.dropping = self.head
             elif self.etag is not None:
@@ -390,7 +453,7 @@ class _Decorated:
             if etag is None and not message.get("more_body", False):
                 etag = f'"{hashlib.sha256(message.get("body", b"")).hexdigest()[:40]}"'
             if etag is None:  # a stream without validator of its own
-                self.middleware._read_cors(headers)
+                start["headers"] = [*start.get("headers", []), *_CORS_READ]
                 await self.send(start)
                 self.dropping = self.head
             else:
@@ -406,21 +469,23 @@ class _Decorated:
 
     async def _open(self, start: Message, etag: str, last_modified: datetime | None) -> None:
         """Send the response's head, or a 304 in its place."""
-        headers = MutableHeaders(scope=start)
-        headers["ETag"] = etag
-        if last_modified is not None and "last-modified" not in headers:
-            headers["Last-Modified"] = http_date(last_modified)
-        if "cache-control" not in headers:
-            headers["Cache-Control"] = self.middleware._cache_control(self.path)
-        if self.path.startswith("/v1/"):
-            _add_vary(headers, "Accept-Encoding")
+        raw: list[tuple[bytes, bytes]] = list(start.get("headers", []))
+        names = {name for name, _ in raw}
+        raw = [(name, value) for name, value in raw if name != b"etag"]
+        raw.append((b"etag", etag.encode()))
+        if last_modified is not None and b"last-modified" not in names:
+            raw.append((b"last-modified", self.middleware._http_date(last_modified)))
+        control = next((v for n, v in raw if n == b"cache-control"), None)
+        if control is None:
+            control = self.middleware._cache_control(self.path)
+            raw.append((b"cache-control", control))
+        if self.path.startswith("/v1/") and b"vary" not in names:
+            raw.append((b"vary", b"Accept-Encoding"))
         if self.conditions.not_modified(etag, last_modified):
             self.answered = True
-            await self.middleware._send_not_modified(
-                self.send, etag, last_modified, headers["cache-control"]
-            )
+            await self.middleware._send_not_modified(self.send, etag, last_modified, control)
             return
-        self.middleware._read_cors(headers)
+        start["headers"] = [*raw, *_CORS_READ]
         await self.send(start)
         self.dropping = self.head
 
@@ -442,7 +507,7 @@ class CompressionMiddleware:
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
-        wanted = accepts_gzip(Headers(scope=scope))
+        wanted = accepts_gzip(Headers(scope=scope).get("accept-encoding", ""))
         start: Message | None = None
         passthrough = False
 

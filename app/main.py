@@ -1,12 +1,14 @@
 """Application factory: `create_app(settings)` builds the service; uvicorn calls it with none."""
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+import asyncpg
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
@@ -14,7 +16,7 @@ from fastapi.routing import APIRoute
 
 from app.cache import ChangeListener, ResponseCache, ResponseCacheMiddleware
 from app.config import Settings, get_settings
-from app.db import Database, create_database, plain_dsn
+from app.db import create_database, plain_dsn
 from app.errors import install_error_handlers
 from app.http_cache import (
     CachingPolicy,
@@ -23,7 +25,7 @@ from app.http_cache import (
     HttpCachingMiddleware,
 )
 from app.openapi import build_openapi
-from app.repositories.publication import VersionRow, dataset_versions
+from app.repositories.publication import VersionRow, dataset_versions_on
 from app.routers import changes, communes, docs, health, plan, publication, search, territory
 from app.services.exports import FiguresCache
 from app.services.publication import datasets_read
@@ -65,12 +67,26 @@ def code_fingerprint(settings: Settings) -> str:
     return digest.hexdigest()
 
 
-def version_reader(database: Database) -> Callable[[], Awaitable[Sequence[VersionRow]]]:
-    async def read() -> Sequence[VersionRow]:
-        async with database.sessionmaker() as session:
-            return await dataset_versions(session)
+class VersionReader:
+    """Reads the dataset versions on a small pool of its own: one round trip, no transaction."""
 
-    return read
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+
+    async def __call__(self) -> Sequence[VersionRow]:
+        if self._pool is None:
+            async with self._lock:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self.dsn, min_size=1, max_size=4, timeout=5
+                    )
+        return await dataset_versions_on(self._pool)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
 
 
 def operation_id(route: APIRoute) -> str:
@@ -85,7 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.response_cache_max_mb * 1024 * 1024,
         max_entry_bytes=8 * 1024 * 1024,
     )
-    versions = DataVersions(version_reader(database))
+    reader = VersionReader(plain_dsn(str(settings.database_url)))
+    versions = DataVersions(reader)
     listener = ChangeListener(plain_dsn(str(settings.database_url)), cache, versions)
 
     @asynccontextmanager
@@ -94,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await listener.start()
         yield
         await listener.stop()
+        await reader.close()
         await database.dispose()
 
     app = FastAPI(

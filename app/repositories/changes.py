@@ -1,12 +1,17 @@
 """The change log as the feed reads it: in (transaction, sequence) order, and only the changes of
 transactions older than every transaction still running, so that a position once passed never
-gains an entry (a transaction that started earlier may commit later)."""
+gains an entry (a transaction that started earlier may commit later).
+
+Running transactions known to belong to another database of the cluster cannot write here: they
+do not hold the feed back. Any other running transaction does, even one that has not written a
+published row yet (it may still, with its older id)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Text, cast, func, select, text, tuple_
+from sqlalchemy import ColumnElement, literal_column, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.publication import ChangeLog
@@ -22,9 +27,21 @@ class ChangeRow:
     changed_at: datetime
 
 
-def _horizon() -> object:
-    """The oldest transaction still running, as a 64-bit id."""
-    return cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
+_HORIZON: ColumnElement[int] = literal_column(
+    """(SELECT coalesce(
+        (SELECT min(running::text::bigint)
+         FROM pg_snapshot_xip(pg_current_snapshot()) AS running
+         WHERE running::text::bigint % 4294967296 NOT IN (
+             SELECT backend_xid::text::bigint FROM pg_stat_activity
+             WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())),
+        pg_snapshot_xmax(pg_current_snapshot())::text::bigint))"""
+)
+
+
+def _horizon() -> Any:
+    """The oldest transaction that may still write here, as a 64-bit id (the statement's
+    snapshot: the same one the change log is read with)."""
+    return _HORIZON
 
 
 async def read_changes(
