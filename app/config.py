@@ -17,6 +17,11 @@ class Settings(BaseSettings):
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_statement_timeout_ms: int = Field(default=15_000, ge=100)
+    export_statement_timeout_ms: int = Field(
+        default=1_800_000,
+        ge=1_000,
+        description="Time limit of one bulk export or catalog (one long statement), in ms.",
+    )
     public_base_url: str | None = Field(
         default=None,
         description="Absolute URL of the service, for links; taken from each request when unset.",

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.config import Settings
+from app.services.exports import stop_exports
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,17 @@ async def get_snapshot_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Yield a read-only session that sees one snapshot of the data until the response has been
     sent, streamed bodies included (request scope); it never commits."""
     database: Database = request.app.state.database
+    settings: Settings = request.app.state.settings
     async with database.snapshot_sessionmaker() as session:
-        yield session
+        # A whole export is one statement: it gets its own, longer, time limit.
+        await session.execute(
+            text("SELECT set_config('statement_timeout', :timeout, true)"),
+            {"timeout": str(settings.export_statement_timeout_ms)},
+        )
+        try:
+            yield session
+        finally:
+            await stop_exports(session)
 
 
 SnapshotSessionDep = Annotated[AsyncSession, Depends(get_snapshot_session)]

@@ -223,7 +223,10 @@ class HttpCachingMiddleware:
         self.app = app
         self.versions = versions
         self.policy = policy
-        self._tokens: dict[tuple[int, tuple[str, ...] | None], tuple[bytes, datetime]] = {}
+        self._tokens: dict[
+            tuple[int, tuple[str, ...] | None],
+            tuple[Mapping[str, VersionRow], bytes, datetime],
+        ] = {}
         self._dates: dict[datetime, bytes] = {}
         self._data_control = f"public, max-age={policy.max_age}".encode()
 
@@ -269,23 +272,22 @@ class HttpCachingMiddleware:
         self, versions: Mapping[str, VersionRow], wanted: tuple[str, ...] | None
     ) -> tuple[bytes, datetime]:
         """What the ETag takes from the data: computed once per versions and datasets read."""
+        # Keyed by the identity of the versions read; the entry holds that object, so its id
+        # cannot be given to another one while the entry exists.
         key = (id(versions), wanted)
-        found = self._tokens.get(key)
-        if found is None:
-            rows = [
-                row for name, row in sorted(versions.items()) if wanted is None or name in wanted
-            ]
-            digest = hashlib.sha256(self.policy.fingerprint.encode())
-            for row in rows:
-                digest.update(
-                    f"\0{row.dataset}:{row.version}:{row.modified_at.isoformat()}".encode()
-                )
-            last_modified = max((row.modified_at for row in rows), default=None)
-            found = (digest.digest(), last_modified or self.policy.started_at)
-            if len(self._tokens) > 256:
-                self._tokens.clear()
-            self._tokens[key] = found
-        return found
+        entry = self._tokens.get(key)
+        if entry is not None and entry[0] is versions:
+            return entry[1], entry[2]
+        rows = [row for name, row in sorted(versions.items()) if wanted is None or name in wanted]
+        digest = hashlib.sha256(self.policy.fingerprint.encode())
+        for row in rows:
+            digest.update(f"\0{row.dataset}:{row.version}:{row.modified_at.isoformat()}".encode())
+        last_modified = max((row.modified_at for row in rows), default=None)
+        token, modified = digest.digest(), last_modified or self.policy.started_at
+        if len(self._tokens) > 256:
+            self._tokens.clear()
+        self._tokens[key] = (versions, token, modified)
+        return token, modified
 
     async def _data_validators(
         self, scope: Scope, headers: Mapping[bytes, bytes]

@@ -192,6 +192,17 @@ measured in the same run, with the response cache on and off. Produced by `bench
 """
 
 
+def commit() -> str:
+    described = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        cwd=base.ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return described.stdout.strip() or "unknown"
+
+
 def report(
     started: datetime,
     runs: list[Run],
@@ -207,6 +218,7 @@ def report(
         f"- nproc: {base.NPROC}; {postgres.split(',')[0]}; load average before "
         + ", ".join(f"{v:.2f}" for v in load_before),
         f"- command: `.venv/bin/python bench/http_cache.py {' '.join(sys.argv[1:])}`".rstrip(),
+        f"- code: {commit()}",
         f"- one uvicorn worker on 127.0.0.1 (port {PORT} or a free one), wrk with 2 threads and "
         f"{args.connections} connections on the same machine; {args.rounds} rounds of "
         f"{args.duration} s per request kind after a {args.warmup} s warm-up",

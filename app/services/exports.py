@@ -27,6 +27,17 @@ from app.services.registry import Column, DatasetSpec, Format
 
 CHUNK_BYTES = 64 * 1024
 QUEUE_CHUNKS = 8  # chunks buffered between the database and the client: constant memory
+EXPORT_TASKS = "export_tasks"  # session.info key: COPYs running on the session's connection
+
+
+async def stop_exports(session: AsyncSession) -> None:
+    """Cancel the COPYs still running on the session's connection, and wait for them."""
+    for task in session.info.pop(EXPORT_TASKS, []):
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
 
 MEDIA_TYPES: dict[str, str] = {
     "csv": "text/csv; charset=utf-8; header=present",
@@ -74,16 +85,28 @@ async def _csv_chunks(session: AsyncSession, spec: DatasetSpec) -> AsyncIterator
     statement = repository.csv_statement(spec.rows, spec.csv_columns())
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=QUEUE_CHUNKS)
 
+    pending = bytearray()
+
     async def put(chunk: bytes) -> None:
-        await queue.put(bytes(chunk))  # the driver hands out a reused buffer
+        # The driver hands over what each read brought, often a few rows: gathered into chunks
+        # of CHUNK_BYTES, the queue, the ASGI server and the socket see far fewer, larger writes.
+        pending.extend(chunk)
+        if len(pending) >= CHUNK_BYTES:
+            await queue.put(bytes(pending))
+            pending.clear()
 
     async def produce() -> None:
         try:
             await repository.copy_csv(session, statement, put)
+            if pending:
+                await queue.put(bytes(pending))
         finally:
             await queue.put(None)
 
     task = asyncio.create_task(produce())
+    # Whoever owns the session stops the COPY before closing it, even if this generator is
+    # abandoned half-way (a client that goes away): see app.db.get_snapshot_session.
+    session.info.setdefault(EXPORT_TASKS, []).append(task)
     try:
         while (chunk := await queue.get()) is not None:
             yield chunk
