@@ -1,8 +1,9 @@
 """Bulk exports of every dataset: CSV (with its TableSchema), JSON and, for geographic datasets,
 GeoJSON, streamed from the database with constant memory.
 
-The size and SHA-256 of each file are computed by streaming it once per version of its dataset
-(see dataset_version) and kept in memory: the catalog publishes them, the download carries them
+The size, SHA-256 and SHA-1 of each file are computed by streaming it once per version of its
+dataset (see dataset_version) and kept in memory (per worker): the catalog publishes them (its
+spdx:checksum is the SHA-1, the one algorithm DCAT-AP 2.1.1 admits), the download carries them
 (Content-Length, Repr-Digest), and the next change of the dataset gives a new version, so a stale
 figure is never served. The version, the figures and the file are read in one snapshot (the
 export session is REPEATABLE READ), so they always agree. Materializing files on every change
