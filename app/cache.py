@@ -4,7 +4,8 @@ Every published table has a statement-level trigger that calls pg_notify on comm
 migration that adds them). Each worker LISTENs on that channel and drops its whole cache when a
 change is committed. A response computed while a change landed is not stored (the generation
 counter moved meanwhile), and while the listener is disconnected nothing is served from or
-stored in the cache, so a stale body is never answered.
+stored in the cache, so a stale body is never answered. The same listener keeps the dataset
+versions that HTTP validators derive from (app.http_cache.DataVersions) in step.
 """
 
 import asyncio
@@ -13,13 +14,16 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "territoire_data"
+# Set on a request's scope by app.http_cache when its body will not be sent (HEAD, or a 304
+# decided after the fact): such a response may be incomplete, so it is never stored.
+BODY_UNUSED = "territoire.body_unused"
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -80,12 +84,38 @@ class ResponseCache:
         return len(self._entries)
 
 
-class ChangeListener:
-    """Keeps a LISTEN connection open; invalidates the cache on every notification."""
+class Invalidated(Protocol):
+    """What the listener keeps in step: valid only while `connected`, emptied on a change."""
 
-    def __init__(self, dsn: str, cache: ResponseCache, retry_seconds: float = 1.0) -> None:
+    connected: bool
+
+    def invalidate(self) -> None: ...
+
+
+class _Caches:
+    def __init__(self, caches: tuple[Invalidated, ...]) -> None:
+        self.caches = caches
+
+    @property
+    def connected(self) -> bool:
+        return all(cache.connected for cache in self.caches)
+
+    @connected.setter
+    def connected(self, value: bool) -> None:
+        for cache in self.caches:
+            cache.connected = value
+
+    def invalidate(self) -> None:
+        for cache in self.caches:
+            cache.invalidate()
+
+
+class ChangeListener:
+    """Keeps a LISTEN connection open; invalidates the caches on every notification."""
+
+    def __init__(self, dsn: str, *caches: Invalidated, retry_seconds: float = 1.0) -> None:
         self.dsn = dsn
-        self.cache = cache
+        self.cache = _Caches(caches)
         self.retry_seconds = retry_seconds
         self._task: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
@@ -131,13 +161,22 @@ class ChangeListener:
 class ResponseCacheMiddleware:
     """Serves repeated anonymous GETs of the public API from memory."""
 
-    def __init__(self, app: ASGIApp, cache: ResponseCache, prefixes: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        cache: ResponseCache,
+        prefixes: tuple[str, ...],
+        exclude: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.cache = cache
         self.prefixes = prefixes
+        self.exclude = exclude
 
     def _key(self, scope: Scope) -> tuple[bytes, ...] | None:
         if scope["type"] != "http" or scope["method"] != "GET" or not self.cache.active:
+            return None
+        if any(scope["path"].startswith(prefix) for prefix in self.exclude):
             return None
         if not scope["path"].startswith(self.prefixes):
             return None
@@ -191,5 +230,5 @@ class ResponseCacheMiddleware:
             await send(message)
 
         await self.app(scope, receive, capture)
-        if status == 200 and storable:
+        if status == 200 and storable and not scope.get(BODY_UNUSED):
             self.cache.put(key, CachedResponse(status, headers, b"".join(chunks)), generation)

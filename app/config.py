@@ -17,6 +17,11 @@ class Settings(BaseSettings):
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_statement_timeout_ms: int = Field(default=15_000, ge=100)
+    export_statement_timeout_ms: int = Field(
+        default=1_800_000,
+        ge=1_000,
+        description="Time limit of one bulk export or catalog (one long statement), in ms.",
+    )
     public_base_url: str | None = Field(
         default=None,
         description="Absolute URL of the service, for links; taken from each request when unset.",
@@ -27,6 +32,19 @@ class Settings(BaseSettings):
         description="Serve repeated public GETs from memory; database notifications invalidate it.",
     )
     response_cache_max_mb: int = Field(default=64, ge=1, le=4096)
+    http_max_age: int = Field(
+        default=60,
+        ge=0,
+        le=86_400,
+        description="Cache-Control max-age of public data, in seconds (clients revalidate after).",
+    )
+    cors_write_origins: list[str] = Field(
+        default=[],
+        description="Origins a browser may send writes from (reads are open to every origin).",
+    )
+    catalog_page_size: int = Field(
+        default=50, ge=1, le=1000, description="Datasets per page of the DCAT catalog (Hydra)."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import asyncpg
 from fastapi import Depends, Request
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,12 +16,15 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.config import Settings
+from app.services.exports import stop_exports
 
 
 @dataclass
 class Database:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # Read-only REPEATABLE READ sessions: one snapshot for a whole export or catalog.
+    snapshot_sessionmaker: async_sessionmaker[AsyncSession]
     dsn: str = ""
     pool_size: int = 10
     server_settings: dict[str, str] = field(default_factory=dict)
@@ -79,9 +83,13 @@ def create_database(settings: Settings) -> Database:
         pool_pre_ping=True,
         connect_args={"server_settings": server_settings},
     )
+    snapshot_engine = engine.execution_options(
+        isolation_level="REPEATABLE READ", postgresql_readonly=True
+    )
     return Database(
         engine,
         async_sessionmaker(engine, expire_on_commit=False),
+        async_sessionmaker(snapshot_engine, expire_on_commit=False),
         dsn=plain_dsn(str(settings.database_url)),
         pool_size=settings.database_pool_size,
         server_settings=server_settings,
@@ -125,3 +133,23 @@ async def get_reader(request: Request) -> Reader:
 
 
 ReaderDep = Annotated[Reader, Depends(get_reader, scope="function")]
+
+
+async def get_snapshot_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Yield a read-only session that sees one snapshot of the data until the response has been
+    sent, streamed bodies included (request scope); it never commits."""
+    database: Database = request.app.state.database
+    settings: Settings = request.app.state.settings
+    async with database.snapshot_sessionmaker() as session:
+        # A whole export is one statement: it gets its own, longer, time limit.
+        await session.execute(
+            text("SELECT set_config('statement_timeout', :timeout, true)"),
+            {"timeout": str(settings.export_statement_timeout_ms)},
+        )
+        try:
+            yield session
+        finally:
+            await stop_exports(session)
+
+
+SnapshotSessionDep = Annotated[AsyncSession, Depends(get_snapshot_session)]

@@ -1,9 +1,14 @@
 """Application factory: `create_app(settings)` builds the service; uvicorn calls it with none."""
 
-from collections.abc import AsyncIterator
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
+import asyncpg
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
@@ -13,8 +18,29 @@ from app.cache import ChangeListener, ResponseCache, ResponseCacheMiddleware
 from app.config import Settings, get_settings
 from app.db import create_database, plain_dsn
 from app.errors import install_error_handlers
+from app.http_cache import (
+    CachingPolicy,
+    CompressionMiddleware,
+    DataVersions,
+    HttpCachingMiddleware,
+)
 from app.openapi import build_openapi
-from app.routers import communes, docs, health, indicators, initiatives, ogc, plan, territory
+from app.repositories.publication import VersionRow, dataset_versions_on
+from app.routers import (
+    changes,
+    communes,
+    docs,
+    health,
+    indicators,
+    initiatives,
+    ogc,
+    plan,
+    publication,
+    search,
+    territory,
+)
+from app.services.exports import FiguresCache
+from app.services.publication import datasets_read
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +54,11 @@ Lists are paged with an opaque `cursor`; the next page is in `next_cursor` and i
 """
 
 
+# What the change feed shows depends on which transactions have ended, not only on committed
+# data: validated by its body's hash and never kept in the response cache.
+BODY_VALIDATED = ("/v1/changes",)
+
+
 def migration_head() -> str:
     """The revision the code expects the database at (read once, at start-up)."""
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
@@ -35,6 +66,40 @@ def migration_head() -> str:
     if head is None:
         raise RuntimeError("no migration found")
     return head
+
+
+def code_fingerprint(settings: Settings) -> str:
+    """Changes with the code, the dependencies and the settings: part of every ETag, so that a
+    new deployment never answers 304 for a representation it would render differently."""
+    digest = hashlib.sha256()
+    for path in sorted((PROJECT_ROOT / "app").rglob("*.py")):
+        digest.update(path.read_bytes())
+    for package in ("fastapi", "pydantic", "rdflib", "sqlalchemy", "orjson"):
+        digest.update(metadata.version(package).encode())
+    digest.update(settings.model_dump_json().encode())
+    return digest.hexdigest()
+
+
+class VersionReader:
+    """Reads the dataset versions on a small pool of its own: one round trip, no transaction."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+
+    async def __call__(self) -> Sequence[VersionRow]:
+        if self._pool is None:
+            async with self._lock:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self.dsn, min_size=1, max_size=4, timeout=5
+                    )
+        return await dataset_versions_on(self._pool)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
 
 
 def operation_id(route: APIRoute) -> str:
@@ -49,7 +114,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.response_cache_max_mb * 1024 * 1024,
         max_entry_bytes=8 * 1024 * 1024,
     )
-    listener = ChangeListener(plain_dsn(str(settings.database_url)), cache)
+    reader = VersionReader(plain_dsn(str(settings.database_url)))
+    versions = DataVersions(reader)
+    listener = ChangeListener(plain_dsn(str(settings.database_url)), cache, versions)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await listener.start()
         yield
         await listener.stop()
+        await reader.close()
         await database.dispose()
 
     app = FastAPI(
@@ -73,13 +141,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.state.migration_head = migration_head()
+    app.state.figures = FiguresCache()
+    app.state.data_versions = versions
 
     install_error_handlers(app)
-    for module in (health, territory, plan, indicators, communes, initiatives, ogc, docs):
+    for module in (
+        health,
+        territory,
+        plan,
+        indicators,
+        communes,
+        initiatives,
+        ogc,
+        publication,
+        changes,
+        search,
+        docs,
+    ):
         app.include_router(module.router)
     app.include_router(ogc.assets)
     docs.mount_assets(app)
+    # Outermost last: HTTP caching wraps the response cache, which wraps compression, so that a
+    # cached entry is stored compressed and a 304 never reaches the cache.
+    app.add_middleware(CompressionMiddleware)
     if settings.response_cache:
-        app.add_middleware(ResponseCacheMiddleware, cache=cache, prefixes=("/v1/",))
+        app.add_middleware(
+            ResponseCacheMiddleware, cache=cache, prefixes=("/v1/",), exclude=BODY_VALIDATED
+        )
+    app.add_middleware(
+        HttpCachingMiddleware,
+        versions=versions,
+        policy=CachingPolicy(
+            fingerprint=code_fingerprint(settings),
+            started_at=datetime.now(UTC),
+            max_age=settings.http_max_age,
+            write_origins=frozenset(settings.cors_write_origins),
+            datasets_read=datasets_read,
+            body_validated=BODY_VALIDATED,
+        ),
+    )
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

@@ -25,6 +25,15 @@ TAGS = [
         "description": "OGC API – Features (Parts 1, 2, 3) over initiatives, communes and "
         "located actions, and vector tiles. Landing page: /ogc.",
     },
+    {
+        "name": "publication",
+        "description": "The DCAT catalog, the datasets and their bulk exports with TableSchema.",
+    },
+    {
+        "name": "changes",
+        "description": "Incremental sync: every creation, update and deletion, in order.",
+    },
+    {"name": "search", "description": "Full-text search in French, accents ignored."},
     {"name": "health", "description": "Probes for load balancers."},
 ]
 

@@ -4,6 +4,7 @@
 -- 1xx would pass unseen. Defining response() makes wrk hand each response to this script, which
 -- counts the 2xx and the others per thread; done() adds the threads up and prints, after the
 -- marker "BENCH ", the figures the Python side reads (durations and latencies in microseconds).
+-- An argument after `--` names the one status that counts as good instead (e.g. 304).
 
 local threads = {}
 
@@ -12,13 +13,14 @@ function setup(thread)
 end
 
 function init(args)
+  expected = tonumber(args[1])
   ok = 0
   bad = 0
   bad_status = 0
 end
 
 function response(status, headers, body)
-  if status >= 200 and status < 300 then
+  if (expected and status == expected) or (not expected and status >= 200 and status < 300) then
     ok = ok + 1
   else
     bad = bad + 1

@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 
 from alembic import command
 from app.config import Settings
-from app.db import get_reader, get_session
+from app.db import get_reader, get_session, get_snapshot_session
 from app.main import PROJECT_ROOT, create_app
+from app.repositories.publication import dataset_versions
 from app.services.dataset import load_dataset, read_dataset
 
 TEST_DATABASE_URL = os.environ.get(
@@ -132,8 +133,19 @@ def app(settings: Settings, session: AsyncSession) -> Iterator[object]:
         async with raw.transaction():
             yield raw
 
+    async def test_snapshot_session() -> AsyncIterator[AsyncSession]:
+        # Exports and the catalog read the test's transaction too (not a snapshot of their own).
+        session.expunge_all()
+        yield session
+
+    async def test_versions() -> object:
+        # HTTP validators see the test's uncommitted changes, as the routes do.
+        return await dataset_versions(session)
+
     application.dependency_overrides[get_session] = test_session
     application.dependency_overrides[get_reader] = test_reader
+    application.dependency_overrides[get_snapshot_session] = test_snapshot_session
+    application.state.data_versions.reader = test_versions
     return application
 
 

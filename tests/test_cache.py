@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cache import CachedResponse, ResponseCache
+from app.models.publication import TRIGGER_WRITTEN_TABLES
 from tests.conftest import TEST_DATABASE_URL, plain_url
 
 
@@ -46,14 +47,41 @@ def test_the_cache_is_bounded_in_bytes_least_recently_used_first() -> None:
     assert cache.get((b"big",)) is None
 
 
-async def test_every_table_notifies_its_changes(session: AsyncSession) -> None:
+async def notifying(session: AsyncSession) -> dict[str, bool]:
     result = await session.execute(
         text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename NOT IN ('alembic_version', 'spatial_ref_sys') "
-            "AND NOT EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "WHERE c.relname = tablename AND t.tgname = 'trg_' || tablename || '_notify')"
+            "SELECT tablename, EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_class c "
+            "ON c.oid = t.tgrelid WHERE c.relname = tablename "
+            "AND t.tgname = 'trg_' || tablename || '_notify') FROM pg_tables "
+            "WHERE schemaname = 'public' "
+            "AND tablename NOT IN ('alembic_version', 'spatial_ref_sys')"
         )
+    )
+    return {str(table): bool(notifies) for table, notifies in result}
+
+
+async def test_every_table_notifies_its_changes(session: AsyncSession) -> None:
+    tables = await notifying(session)
+    silent = [table for table, notifies in tables.items() if not notifies]
+    assert sorted(silent) == sorted(TRIGGER_WRITTEN_TABLES)
+
+
+async def test_tables_written_by_triggers_change_only_with_a_notifying_table(
+    session: AsyncSession,
+) -> None:
+    # Nothing but the triggers of notifying tables writes them: a change to a published row
+    # fills both in its own transaction, and that transaction notifies.
+    before = await session.scalar(text("SELECT count(*) FROM change_log"))
+    await session.execute(text("UPDATE axis SET title = title || ' (modifié)' WHERE code = '1'"))
+    after = await session.scalar(text("SELECT count(*) FROM change_log"))
+    assert after == (before or 0) + 1
+    result = await session.execute(
+        text(
+            "SELECT DISTINCT p.proname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+            "JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relname = ANY(:tables) "
+            "AND NOT t.tgisinternal"
+        ),
+        {"tables": list(TRIGGER_WRITTEN_TABLES)},
     )
     assert list(result.scalars()) == []
 

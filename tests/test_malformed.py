@@ -195,6 +195,8 @@ class Report:
 
     sent: int = 0
     failures: list[str] = field(default_factory=list)
+    # The media types the operation declares for a 200 (JSON when it declares none).
+    media_types: frozenset[str] = frozenset()
 
     def judge(
         self,
@@ -204,7 +206,7 @@ class Report:
         param: tuple[str, str] | None = None,
         media: frozenset[str] = frozenset(),
     ) -> None:
-        for why in answer_errors(response, allowed, param, media):
+        for why in answer_errors(response, allowed, param, media | self.media_types):
             self.failures.append(f"{_short(request)} -> {response.status_code}: {why}")
 
     def check(self) -> None:
@@ -280,7 +282,7 @@ def answer_errors(
     response: httpx.Response,
     allowed: set[int],
     param: tuple[str, str] | None = None,
-    media: frozenset[str] = frozenset(),
+    media_types: frozenset[str] = frozenset(),
 ) -> list[str]:
     """What is wrong with an answer: a 5xx, a status not allowed, a body not as announced.
     A success is JSON, or one of the non-JSON `media` types its operation declares (CSV)."""
@@ -289,10 +291,22 @@ def answer_errors(
         return [f"server error: {response.text[:160]!r}"]
     if status not in allowed:
         return [f"status not in {sorted(allowed)}: {response.text[:160]!r}"]
+    if status == 304:
+        # Not modified: the validator is repeated, no body is sent.
+        if not response.headers.get("etag"):
+            return ["304 without ETag"]
+        return [f"304 with a body of {len(response.content)} bytes"] if response.content else []
     if 200 <= status < 300:
         content_type = response.headers.get("content-type", "")
-        if content_type.split(";")[0].strip() in media or content_type in BINARY_MEDIA_TYPES:
+        base = content_type.split(";")[0].strip()
+        if base in BINARY_MEDIA_TYPES:
             return []
+        if base in media_types and not re.search(r"json\b", base):
+            try:
+                response.content.decode("utf-8")
+            except UnicodeDecodeError:
+                return [f"{base} body is not UTF-8"]
+            return [] if response.content else [f"empty {base} body"]
         if not re.match(r"application/([a-z.+-]+\+)?json\b", content_type):
             return [f"content-type {content_type!r}, not JSON"]
         error = _json(response)[1]
@@ -391,6 +405,7 @@ async def loaded(session: AsyncSession) -> dict[str, str]:
         "insee": await first(Commune.insee, Commune.insee),
         "cursor": encode_cursor(axis),
         "q": "a",
+        "dataset": "actions",
     }
 
 
@@ -486,7 +501,8 @@ async def test_malformed_parameters(
     spec = document["paths"][operation.path][operation.method]
     operation = Operation(operation.method, operation.path, spec)
     method = operation.method.upper()
-    report = Report()
+    content = operation.spec.get("responses", {}).get("200", {}).get("content", {})
+    report = Report(media_types=frozenset(content))
     path_params = operation.parameters("path")
     query_params = operation.parameters("query")
     path_values = {p["name"]: valid_value(document, operation, p, loaded) for p in path_params}

@@ -13,6 +13,7 @@ from app.models.follow_up import (
 )
 from app.models.initiative import Initiative, initiative_action
 from app.models.plan import Action, Ambition, Axis, Objective, action_commune
+from app.models.publication import ChangeLog, DatasetVersion
 from app.models.territory import Territory
 
 __all__ = [
@@ -21,7 +22,9 @@ __all__ = [
     "Axis",
     "Base",
     "BudgetLine",
+    "ChangeLog",
     "Commune",
+    "DatasetVersion",
     "Indicator",
     "IndicatorValue",
     "Initiative",

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Numeric,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -63,6 +64,19 @@ class DatePrecision(enum.StrEnum):
 WEIGHT_POSITIVE = "weight > 0"
 
 
+# The text a search matches: title (weight A) and description (weight B), in French with accents
+# removed (the french_unaccent configuration of the publication migration).
+SEARCH_VECTOR = (
+    "(setweight(to_tsvector('french_unaccent'::regconfig, title), 'A'::\"char\") || "
+    "setweight(to_tsvector('french_unaccent'::regconfig, COALESCE(description, ''::text)), "
+    "'B'::\"char\"))"
+)
+
+
+def search_index(table: str) -> Index:
+    return Index(f"ix_{table}_search", text(SEARCH_VECTOR), postgresql_using="gin")
+
+
 def code_check(depth: int) -> str:
     return rf"code ~ '^[1-9][0-9]{{0,5}}(\.[1-9][0-9]{{0,5}}){{{depth - 1}}}$'"
 
@@ -97,6 +111,7 @@ class Axis(PlanNodeMixin, Base):
     __table_args__ = (
         CheckConstraint(code_check(1), name="code_format"),
         CheckConstraint(WEIGHT_POSITIVE, name="weight_positive"),
+        search_index("axis"),
     )
     depth = 1
 
@@ -106,6 +121,7 @@ class Ambition(PlanNodeMixin, Base):
     __table_args__ = (
         CheckConstraint(code_check(2), name="code_format"),
         CheckConstraint(WEIGHT_POSITIVE, name="weight_positive"),
+        search_index("ambition"),
     )
     depth = 2
 
@@ -119,6 +135,7 @@ class Objective(PlanNodeMixin, Base):
     __table_args__ = (
         CheckConstraint(code_check(3), name="code_format"),
         CheckConstraint(WEIGHT_POSITIVE, name="weight_positive"),
+        search_index("objective"),
     )
     depth = 3
 
@@ -167,6 +184,7 @@ class Action(PlanNodeMixin, Base):
             name="geometry_valid",
         ),
         Index("ix_action_geometry", "geometry", postgresql_using="gist"),
+        search_index("action"),
     )
     depth = 4
 

@@ -1,6 +1,7 @@
 """Communes with their boundaries as GeoJSON text (PostGIS writes it, Python never parses it)."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select, true
@@ -30,12 +31,16 @@ def _communes() -> Select[Any]:
     )
 
 
-async def list_communes(session: AsyncSession, *, q: str | None = None) -> Sequence[RowMapping]:
+async def list_communes(
+    session: AsyncSession, *, q: str | None = None, updated_since: datetime | None = None
+) -> Sequence[RowMapping]:
     where: ColumnElement[bool] = true()
     if q is not None:
         pattern = func.unaccent("%" + escape_like(q) + "%")
         where = func.unaccent(Commune.name).ilike(pattern, escape="\\") | (Commune.insee == q)
     query = _communes().where(where).order_by(Commune.insee)
+    if updated_since is not None:
+        query = query.where(Commune.updated_at >= updated_since)
     rows: Sequence[RowMapping] = (await session.execute(query)).mappings().all()
     return rows
 

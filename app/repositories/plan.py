@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -38,6 +39,7 @@ class NodeFilters:
     ambition: str | None = None
     objective: str | None = None
     statuses: Sequence[str] | None = None
+    updated_since: datetime | None = None
 
 
 def escape_like(text: str) -> str:
@@ -203,6 +205,8 @@ def _where(model: type[PlanNodeMixin], filters: NodeFilters) -> list[ColumnEleme
         clauses.append(Objective.code == filters.objective)
     if filters.statuses:
         clauses.append(Action.status.in_(filters.statuses))
+    if filters.updated_since is not None:
+        clauses.append(model.updated_at >= filters.updated_since)
     return clauses
 
 

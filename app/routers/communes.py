@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Query
 
 from app.db import SessionDep
 from app.responses import GeoJSONResponse
-from app.routers.params import StrictQuery
+from app.routers.params import StrictQuery, UpdatedSince
 from app.schemas.common import INSEE_PATTERN, SearchText
 from app.schemas.commune import CommuneCollection, CommuneFeature
 from app.schemas.problem import problem_responses
@@ -24,12 +24,13 @@ router = APIRouter(prefix="/v1", tags=["communes"], dependencies=[StrictQuery])
 )
 async def list_communes(
     session: SessionDep,
+    since: UpdatedSince,
     q: Annotated[
         SearchText | None,
         Query(description="Name contains (case and accents ignored), or INSEE code."),
     ] = None,
 ) -> Any:
-    return GeoJSONResponse(await service.list_communes(session, q))
+    return GeoJSONResponse(await service.list_communes(session, q, since))
 
 
 @router.get(

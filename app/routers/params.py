@@ -1,5 +1,7 @@
 """Parsing at the edge: strict query parameters, paging, and the `Link` header."""
 
+import re
+from datetime import UTC, datetime
 from types import UnionType
 from typing import Annotated, Union, get_args, get_origin
 from urllib.parse import unquote_plus
@@ -81,15 +83,26 @@ Limit = Annotated[
         description=f"Page size, 1 to {MAX_LIMIT}.",
     ),
 ]
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 Cursor = Annotated[
     str | None,
     Query(
         min_length=1,
         max_length=200,
-        pattern=r"^[A-Za-z0-9_-]+$",
+        pattern=CURSOR_PATTERN,
         description="Opaque position returned as `next_cursor` by the previous page.",
     ),
 ]
+
+
+def cursor_parameter(example: str, description: str) -> object:
+    return Query(
+        min_length=1,
+        max_length=200,
+        pattern=CURSOR_PATTERN,
+        description=description,
+        examples=[example],
+    )
 
 
 def link_next(request: Request, response: Response, next_cursor: str | None) -> None:
@@ -101,3 +114,49 @@ def link_next(request: Request, response: Response, next_cursor: str | None) -> 
 
 
 StrictQuery = Depends(strict_query)
+
+_RFC3339 = re.compile(
+    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]([0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]{1,9})?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def parse_rfc3339(value: str) -> datetime | None:
+    """An RFC 3339 date-time (with its offset) in UTC, or None when it is not one."""
+    match = _RFC3339.match(value)
+    if match is None:
+        return None
+    day, time, fraction, offset = match.groups()
+    fraction = (fraction or "")[:7]  # Python keeps microseconds
+    offset = "+00:00" if offset in ("Z", "z") else offset
+    try:
+        return datetime.fromisoformat(f"{day}T{time}{fraction}{offset}").astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+async def updated_since(
+    updated_since: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="Only records changed at or after this instant (RFC 3339, with its "
+            "offset). For an exact mirror, deletions included, follow /v1/changes.",
+            examples=["2026-01-01T00:00:00Z"],
+        ),
+    ] = None,
+) -> datetime | None:
+    if updated_since is None:
+        return None
+    parsed = parse_rfc3339(updated_since)
+    if parsed is None:
+        raise InvalidParameterError(
+            "query",
+            "updated_since",
+            "not an RFC 3339 date-time; write it like 2026-01-31T08:00:00Z or "
+            "2026-01-31T09:00:00+01:00",
+        )
+    return parsed
+
+
+UpdatedSince = Annotated[datetime | None, Depends(updated_since)]

@@ -7,7 +7,14 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from app.db import SessionDep
 from app.models.plan import ActionStatus
 from app.repositories.plan import NodeFilters
-from app.routers.params import DEFAULT_LIMIT, Cursor, Limit, StrictQuery, link_next
+from app.routers.params import (
+    DEFAULT_LIMIT,
+    Cursor,
+    Limit,
+    StrictQuery,
+    UpdatedSince,
+    link_next,
+)
 from app.schemas.common import INSEE_PATTERN, Page, SearchText, code_pattern
 from app.schemas.follow_up import ActionBudget, BudgetReport, Timeline
 from app.schemas.plan import (
@@ -92,12 +99,14 @@ async def list_axes(
     request: Request,
     response: Response,
     session: SessionDep,
+    since: UpdatedSince,
     q: Q = None,
     commune: CommuneFilter = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[AxisOut]:
-    page = await service.list_axes(session, NodeFilters(q=q, commune=commune), cursor, limit)
+    filters = NodeFilters(q=q, commune=commune, updated_since=since)
+    page = await service.list_axes(session, filters, cursor, limit)
     link_next(request, response, page.next_cursor)
     return page
 
@@ -122,13 +131,14 @@ async def list_ambitions(
     request: Request,
     response: Response,
     session: SessionDep,
+    since: UpdatedSince,
     axis: AxisFilter = None,
     q: Q = None,
     commune: CommuneFilter = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[AmbitionOut]:
-    filters = NodeFilters(q=q, commune=commune, axis=axis)
+    filters = NodeFilters(q=q, commune=commune, axis=axis, updated_since=since)
     page = await service.list_ambitions(session, filters, cursor, limit)
     link_next(request, response, page.next_cursor)
     return page
@@ -154,6 +164,7 @@ async def list_objectives(
     request: Request,
     response: Response,
     session: SessionDep,
+    since: UpdatedSince,
     axis: AxisFilter = None,
     ambition: AmbitionFilter = None,
     q: Q = None,
@@ -161,7 +172,7 @@ async def list_objectives(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[ObjectiveOut]:
-    filters = NodeFilters(q=q, commune=commune, axis=axis, ambition=ambition)
+    filters = NodeFilters(q=q, commune=commune, axis=axis, ambition=ambition, updated_since=since)
     page = await service.list_objectives(session, filters, cursor, limit)
     link_next(request, response, page.next_cursor)
     return page
@@ -187,6 +198,7 @@ async def list_actions(
     request: Request,
     response: Response,
     session: SessionDep,
+    since: UpdatedSince,
     axis: AxisFilter = None,
     ambition: AmbitionFilter = None,
     objective: ObjectiveFilter = None,
@@ -204,6 +216,7 @@ async def list_actions(
         objective=objective,
         # A set: each value is one bind parameter, and PostgreSQL takes at most 32 767.
         statuses=sorted({s.value for s in status}) if status else None,
+        updated_since=since,
     )
     page = await service.list_actions(session, filters, cursor, limit)
     link_next(request, response, page.next_cursor)

@@ -1,5 +1,6 @@
 """Communes as GeoJSON. Geometries arrive as GeoJSON text from PostGIS and are embedded as is."""
 
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -28,10 +29,12 @@ def _feature(row: RowMapping, population_year: int | None) -> dict[str, Any]:
     }
 
 
-async def list_communes(session: AsyncSession, q: str | None) -> dict[str, Any]:
+async def list_communes(
+    session: AsyncSession, q: str | None, updated_since: datetime | None = None
+) -> dict[str, Any]:
     territory = await territory_repository.get_territory(session)
     year = territory.population_year if territory else None
-    rows = await repository.list_communes(session, q=q)
+    rows = await repository.list_communes(session, q=q, updated_since=updated_since)
     return {
         "type": "FeatureCollection",
         "features": [_feature(row, year) for row in rows],

@@ -1,0 +1,83 @@
+"""What the routes of the publication layer share: dataset descriptions, and which datasets a
+URL's representation depends on (for HTTP validators)."""
+
+import re
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import NotFoundError
+from app.repositories import publication as repository
+from app.repositories import territory as territory_repository
+from app.schemas.publication import DatasetOut, DistributionOut
+from app.services.catalog import FILE_FORMATS, Urls, dataset_identifier
+from app.services.exports import MEDIA_TYPES, FiguresCache, figures
+from app.services.registry import REGISTRY, DatasetSpec
+
+_EXPORT = re.compile(r"^/v1/datasets/([a-z][a-z0-9_]*)\.(csv|json|geojson)$")
+
+
+def datasets_read(path: str) -> tuple[str, ...] | None:
+    """The datasets whose data a /v1/ path's representation shows; None for any of them."""
+    export = _EXPORT.match(path)
+    if export:
+        return (export.group(1),)
+    if path.startswith("/v1/schemas/"):
+        return ("territory",)  # the schema's title names the territory
+    return None
+
+
+def dataset_spec(identifier: str) -> DatasetSpec:
+    spec = REGISTRY.get(identifier)
+    if spec is None:
+        known = ", ".join(REGISTRY.identifiers())
+        raise NotFoundError(f"No dataset '{identifier}'; the datasets are: {known}.")
+    return spec
+
+
+def export_spec(identifier: str, fmt: str) -> DatasetSpec:
+    spec = dataset_spec(identifier)
+    if fmt not in spec.formats:
+        raise NotFoundError(f"The dataset '{identifier}' has no geometry, hence no GeoJSON file.")
+    return spec
+
+
+async def describe(
+    session: AsyncSession, cache: FiguresCache, base_url: str, specs: list[DatasetSpec]
+) -> list[DatasetOut]:
+    territory = await territory_repository.get_territory(session)
+    if territory is None:
+        raise NotFoundError("No territory is loaded yet.")
+    urls = Urls(base_url.rstrip("/"))
+    versions = {row.dataset: row for row in await repository.dataset_versions(session)}
+    described = []
+    for spec in specs:
+        distributions = []
+        for fmt in spec.formats:
+            figure = await figures(session, cache, spec, fmt)
+            distributions.append(
+                DistributionOut(
+                    format=fmt,
+                    url=str(urls.download(spec.identifier, FILE_FORMATS[fmt].extension)),
+                    media_type=MEDIA_TYPES[fmt],
+                    byte_size=figure.byte_size,
+                    sha256=figure.sha256,
+                    sha1=figure.sha1,
+                    schema_url=str(urls.schema(spec.identifier)) if fmt == "csv" else None,
+                )
+            )
+        state = versions.get(spec.identifier)
+        described.append(
+            DatasetOut(
+                identifier=spec.identifier,
+                dct_identifier=dataset_identifier(territory, spec),
+                title=spec.title.format(territory=territory.name),
+                description=spec.description.format(territory=territory.name),
+                keywords=list(spec.keywords),
+                themes=[theme.uri for theme in spec.themes],
+                key=spec.key,
+                modified_at=state.modified_at if state else None,
+                version=state.version if state else 0,
+                distributions=distributions,
+            )
+        )
+    return described

@@ -1,0 +1,400 @@
+"""The datasets the service publishes, declared once and used by the catalog (DCAT), the bulk
+exports (CSV, JSON, GeoJSON and their TableSchema), the change feed and the search.
+
+A dataset declares a permanent identifier, French titles, its columns (a TableSchema), the SQL
+that yields its rows (in app/repositories), its public key, and its geometry if it has one. Its
+rows must be the dataset's own fields plus permanent codes of what it links to: the change log
+records a change of a row of the dataset's tables, nothing else, so a value derived from another
+dataset (a count, a parent's title) would change without the feed saying so.
+
+To publish another dataset: add its row source to app/repositories/publication.py, a
+DatasetSpec below, and in a migration the row trigger
+`record_change('<identifier>', '<key column>')` on each of its tables (see the publication
+migration); a search source if its text is to be searched (app/services/search.py).
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from app.models.plan import ActionStatus, DatePrecision
+from app.repositories import publication as rows
+from app.repositories.publication import ColumnType, OutputColumn, RowSource
+
+IDENTIFIER_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+Format = Literal["csv", "json", "geojson"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    title: str
+    description: str
+    required: bool = False
+    unique: bool = False
+    pattern: str | None = None
+    enum: tuple[str, ...] | None = None
+    minimum: int | None = None
+    example: str | None = None
+    # A boundary is no spreadsheet cell: it goes to the JSON and GeoJSON files only.
+    in_csv: bool = True
+
+
+@dataclass(frozen=True)
+class Theme:
+    """A theme of the EU data-theme vocabulary, with its French label."""
+
+    code: str
+    label_fr: str
+
+    @property
+    def uri(self) -> str:
+        return f"http://publications.europa.eu/resource/authority/data-theme/{self.code}"
+
+
+GOVERNMENT = Theme("GOVE", "Gouvernement et secteur public")
+REGIONS = Theme("REGI", "Régions et villes")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    identifier: str  # permanent: URLs, dct:identifier, change feed; never reused
+    title: str  # French; "{territory}" is replaced by the territory's name
+    description: str  # French, same placeholder
+    key: str  # the column holding the public key
+    columns: tuple[Column, ...]
+    rows: RowSource
+    tables: tuple[str, ...]  # the tables whose changes the change log records for it
+    keywords: tuple[str, ...] = ()
+    themes: tuple[Theme, ...] = (GOVERNMENT,)
+    geometry: str | None = None  # the geometry column of a geographic dataset (GeoJSON file)
+    record_path: str | None = None  # API path of one record, "{key}" replaced
+
+    @property
+    def formats(self) -> tuple[Format, ...]:
+        return ("csv", "json", "geojson") if self.geometry else ("csv", "json")
+
+    def column(self, name: str) -> Column:
+        return next(column for column in self.columns if column.name == name)
+
+    def csv_columns(self) -> list[OutputColumn]:
+        return [OutputColumn(c.name, c.type) for c in self.columns if c.in_csv]
+
+    def json_columns(self) -> list[OutputColumn]:
+        return [OutputColumn(c.name, c.type) for c in self.columns]
+
+    def property_columns(self) -> list[OutputColumn]:
+        """The GeoJSON properties: every column but the geometry."""
+        return [OutputColumn(c.name, c.type) for c in self.columns if c.name != self.geometry]
+
+
+@dataclass
+class Registry:
+    datasets: list[DatasetSpec] = field(default_factory=list)
+
+    def register(self, spec: DatasetSpec) -> None:
+        if any(d.identifier == spec.identifier for d in self.datasets):
+            raise ValueError(f"dataset {spec.identifier!r} is already registered")
+        labels = [c.name for c in spec.rows().selected_columns if c.name != rows.ORDER]
+        if labels != [c.name for c in spec.columns]:
+            raise ValueError(f"{spec.identifier}: the row source yields {labels}")
+        self.datasets.append(spec)
+
+    def get(self, identifier: str) -> DatasetSpec | None:
+        return next((d for d in self.datasets if d.identifier == identifier), None)
+
+    def __iter__(self) -> Iterator[DatasetSpec]:
+        return iter(sorted(self.datasets, key=lambda d: d.identifier))
+
+    def identifiers(self) -> list[str]:
+        return [d.identifier for d in self]
+
+
+SIREN = r"^[0-9]{9}$"
+INSEE = r"^([0-9]{2}|2A|2B)[0-9]{3}$"
+
+
+def _code(level: str, depth: int) -> str:
+    return rf"^[1-9][0-9]{{0,5}}(\.[1-9][0-9]{{0,5}}){{{depth - 1}}}$"
+
+
+UPDATED_AT = Column(
+    "updated_at",
+    "datetime",
+    "Dernière modification",
+    "Date et heure de la dernière modification de l'enregistrement (UTC, ISO 8601).",
+    required=True,
+)
+
+
+def _node_columns(level: str, depth: int, example: str) -> tuple[Column, ...]:
+    return (
+        Column(
+            "code",
+            "string",
+            "Code",
+            f"Code public permanent de l'{level}, jamais réutilisé.",
+            required=True,
+            unique=True,
+            pattern=_code(level, depth),
+            example=example,
+        ),
+    )
+
+
+def _node_text(level: str) -> tuple[Column, ...]:
+    return (
+        Column("title", "string", "Intitulé", f"Intitulé de l'{level}.", required=True),
+        Column("description", "string", "Description", f"Description de l'{level}."),
+        Column(
+            "source_excerpt",
+            "string",
+            "Extrait de la source",
+            "Passage du document source dont l'enregistrement est tiré.",
+        ),
+        UPDATED_AT,
+    )
+
+
+def _parent(name: str, level: str, depth: int) -> Column:
+    return Column(
+        f"{name}_code",
+        "string",
+        f"Code de l'{level}",
+        f"Code de l'{level} auquel l'enregistrement se rattache.",
+        required=True,
+        pattern=_code(level, depth),
+    )
+
+
+PLAN_KEYWORDS = ("projet de territoire", "plan d'actions", "intercommunalité")
+
+REGISTRY = Registry()
+for _spec in (
+    DatasetSpec(
+        identifier="territory",
+        title="Territoire publiant le projet de territoire — {territory}",
+        description=(
+            "L'intercommunalité qui publie son projet de territoire : SIREN, nom, coordonnées, "
+            "licence des données, attribution et document source."
+        ),
+        key="siren",
+        columns=(
+            Column(
+                "siren",
+                "string",
+                "SIREN",
+                "Numéro SIREN de l'intercommunalité.",
+                required=True,
+                unique=True,
+                pattern=SIREN,
+                example="246200364",
+            ),
+            Column("name", "string", "Nom", "Nom de l'intercommunalité.", required=True),
+            Column("short_name", "string", "Sigle", "Nom court ou sigle."),
+            Column("kind", "string", "Nature juridique", "Nature de l'intercommunalité."),
+            Column("website", "string", "Site web", "Adresse du site web."),
+            Column("address", "string", "Adresse", "Adresse postale."),
+            Column("phone", "string", "Téléphone", "Numéro de téléphone."),
+            Column("licence_title", "string", "Licence", "Licence des données.", required=True),
+            Column(
+                "licence_url", "string", "URL de la licence", "Texte de la licence.", required=True
+            ),
+            Column(
+                "attribution",
+                "string",
+                "Attribution",
+                "Mention à reproduire lors de toute réutilisation.",
+                required=True,
+            ),
+            Column(
+                "source_title",
+                "string",
+                "Document source",
+                "Titre du document dont le projet de territoire est tiré.",
+                required=True,
+            ),
+            UPDATED_AT,
+        ),
+        rows=rows.territory_rows,
+        tables=("territory",),
+        keywords=("intercommunalité", "EPCI", "projet de territoire"),
+        record_path="/v1/territory",
+    ),
+    DatasetSpec(
+        identifier="communes",
+        title="Communes membres — {territory}",
+        description=(
+            "Les communes membres de l'intercommunalité : code INSEE, nom, SIREN, population "
+            "et limites communales (WGS84). Le fichier CSV donne un point situé dans chaque "
+            "commune ; les limites sont dans les fichiers JSON et GeoJSON."
+        ),
+        key="insee",
+        columns=(
+            Column(
+                "insee",
+                "string",
+                "Code INSEE",
+                "Code officiel géographique de la commune (texte, 5 caractères).",
+                required=True,
+                unique=True,
+                pattern=INSEE,
+                example="62498",
+            ),
+            Column("name", "string", "Nom", "Nom de la commune.", required=True),
+            Column("siren", "string", "SIREN", "Numéro SIREN de la commune.", pattern=SIREN),
+            Column("population", "integer", "Population", "Population municipale.", minimum=0),
+            Column(
+                "longitude",
+                "number",
+                "Longitude",
+                "Longitude d'un point situé dans la commune (WGS84, degrés décimaux).",
+                required=True,
+            ),
+            Column(
+                "latitude",
+                "number",
+                "Latitude",
+                "Latitude d'un point situé dans la commune (WGS84, degrés décimaux).",
+                required=True,
+            ),
+            UPDATED_AT,
+            Column(
+                "boundary",
+                "geojson",
+                "Limites",
+                "Limites de la commune (MultiPolygon GeoJSON, WGS84).",
+                required=True,
+                in_csv=False,
+            ),
+        ),
+        rows=rows.commune_rows,
+        tables=("commune",),
+        keywords=("communes", "limites communales", "intercommunalité"),
+        themes=(REGIONS,),
+        geometry="boundary",
+        record_path="/v1/communes/{key}",
+    ),
+    DatasetSpec(
+        identifier="axes",
+        title="Axes du projet de territoire — {territory}",
+        description="Les axes stratégiques du projet de territoire, premier niveau du plan.",
+        key="code",
+        columns=(*_node_columns("axe", 1, "1"), *_node_text("axe")),
+        rows=rows.axis_rows,
+        tables=("axis",),
+        keywords=PLAN_KEYWORDS,
+        themes=(GOVERNMENT, REGIONS),
+        record_path="/v1/axes/{key}",
+    ),
+    DatasetSpec(
+        identifier="ambitions",
+        title="Ambitions du projet de territoire — {territory}",
+        description="Les ambitions du projet de territoire, rattachées chacune à un axe.",
+        key="code",
+        columns=(
+            *_node_columns("ambition", 2, "1.2"),
+            _parent("axis", "axe", 1),
+            *_node_text("ambition"),
+        ),
+        rows=rows.ambition_rows,
+        tables=("ambition",),
+        keywords=PLAN_KEYWORDS,
+        themes=(GOVERNMENT, REGIONS),
+        record_path="/v1/ambitions/{key}",
+    ),
+    DatasetSpec(
+        identifier="objectives",
+        title="Objectifs opérationnels du projet de territoire — {territory}",
+        description=(
+            "Les objectifs opérationnels du projet de territoire, rattachés chacun à une ambition."
+        ),
+        key="code",
+        columns=(
+            *_node_columns("objectif", 3, "1.2.1"),
+            _parent("axis", "axe", 1),
+            _parent("ambition", "ambition", 2),
+            *_node_text("objectif"),
+        ),
+        rows=rows.objective_rows,
+        tables=("objective",),
+        keywords=PLAN_KEYWORDS,
+        themes=(GOVERNMENT, REGIONS),
+        record_path="/v1/objectives/{key}",
+    ),
+    DatasetSpec(
+        identifier="actions",
+        title="Actions du projet de territoire — {territory}",
+        description=(
+            "Les actions du projet de territoire : statut (compatible Territoires en "
+            "Transitions), porteur, partenaires, communes concernées, dates et localisation."
+        ),
+        key="code",
+        columns=(
+            *_node_columns("action", 4, "1.2.1.1"),
+            _parent("axis", "axe", 1),
+            _parent("ambition", "ambition", 2),
+            _parent("objective", "objectif", 3),
+            Column("title", "string", "Intitulé", "Intitulé de l'action.", required=True),
+            Column("description", "string", "Description", "Description de l'action."),
+            Column(
+                "status",
+                "string",
+                "Statut",
+                "Statut de l'action (vide si la source ne le précise pas).",
+                enum=tuple(s.value for s in ActionStatus),
+            ),
+            Column("status_label_fr", "string", "Libellé du statut", "Statut en français."),
+            Column(
+                "status_excerpt",
+                "string",
+                "Extrait du statut",
+                "Passage de la source qui établit le statut.",
+            ),
+            Column("lead", "string", "Porteur", "Porteur de l'action."),
+            Column(
+                "partners",
+                "array",
+                "Partenaires",
+                "Partenaires de l'action (tableau JSON de textes).",
+                required=True,
+            ),
+            Column(
+                "communes",
+                "array",
+                "Communes concernées",
+                "Codes INSEE des communes concernées (tableau JSON de textes).",
+                required=True,
+            ),
+            Column("start_date", "date", "Date de début", "Date de début (ISO 8601)."),
+            Column(
+                "start_date_precision",
+                "string",
+                "Précision de la date de début",
+                "Partie connue de la date de début : jour, mois ou année.",
+                enum=tuple(p.value for p in DatePrecision),
+            ),
+            Column("end_date", "date", "Date de fin", "Date de fin (ISO 8601)."),
+            Column(
+                "geometry",
+                "geojson",
+                "Localisation",
+                "Localisation de l'action (géométrie GeoJSON, WGS84).",
+            ),
+            Column(
+                "source_excerpt",
+                "string",
+                "Extrait de la source",
+                "Passage du document source dont l'action est tirée.",
+            ),
+            UPDATED_AT,
+        ),
+        rows=rows.action_rows,
+        tables=("action", "action_commune"),
+        keywords=(*PLAN_KEYWORDS, "actions"),
+        themes=(GOVERNMENT, REGIONS),
+        record_path="/v1/actions/{key}",
+    ),
+):
+    REGISTRY.register(_spec)

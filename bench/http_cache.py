@@ -1,0 +1,275 @@
+"""What a 304 costs against a full answer: GET /v1/plan with and without a matching If-None-Match.
+
+Requirement: a 304 answer to a conditional GET of the plan tree costs at most 30% of a full
+answer's time, as a ratio of requests per second measured in the same run; measured with the
+response cache on and with it off.
+
+The script recreates its database (migrated, CALL loaded, ANALYZE), then for each cache mode
+starts one uvicorn worker, takes the ETag of GET /v1/plan, warms both requests up and runs wrk
+against them in alternation for a few rounds. The cost of a 304 relative to a full answer is
+rps(full) / rps(304) of the medians. A section is appended to bench/results/http_cache.md; raw
+wrk output and the server logs go to bench/out/ (git-ignored).
+
+Usage: .venv/bin/python bench/http_cache.py [--duration S] [--rounds N] [--connections N]
+Exit status: 0 target met in both modes, 1 missed in a mode, 2 invalid measurement or set-up
+failure.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import plan_api as base
+
+RESULTS = base.BENCH / "results" / "http_cache.md"
+DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/territoire_i6_bench"
+PATH = "/v1/plan"
+TARGET = 0.30
+PORT = 8163
+
+
+@dataclass
+class Run:
+    mode: str
+    kind: str  # "full" or "304"
+    round: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    good: int
+    bad: int
+    server_ms: float
+    server_cpu: float
+
+    @property
+    def valid(self) -> bool:
+        return self.bad == 0 and self.good > 0
+
+
+def wrk(wrk_path: str, port: int, etag: str | None, duration: int, connections: int) -> list[str]:
+    command = [
+        wrk_path,
+        "--threads=2",
+        f"--connections={connections}",
+        f"--duration={duration}s",
+        f"--timeout={base.WRK_TIMEOUT}s",
+        f"--script={base.WRK_SCRIPT}",
+    ]
+    if etag is not None:
+        command.append(f"--header=If-None-Match: {etag}")
+    command.append(f"http://{base.HOST}:{port}{PATH}")
+    if etag is not None:
+        command += ["--", "304"]
+    return command
+
+
+def measure(
+    wrk_path: str,
+    port: int,
+    pid: int,
+    mode: str,
+    kind: str,
+    round_: int,
+    etag: str,
+    args: argparse.Namespace,
+    duration: int,
+) -> Run:
+    command = wrk(wrk_path, port, etag if kind == "304" else None, duration, args.connections)
+    cpu_before = base.process_cpu_seconds(pid)
+    started = time.monotonic()
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=duration + 30, check=False
+    )
+    elapsed = time.monotonic() - started
+    cpu = base.process_cpu_seconds(pid) - cpu_before
+    label = "warmup" if round_ == 0 else f"round{round_}"
+    (base.OUT / f"http_cache-{mode}-{label}-{kind}.txt").write_text(result.stdout + result.stderr)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("BENCH ")]
+    if result.returncode != 0 or not lines:
+        raise base.BenchError(f"wrk exited {result.returncode}:\n{result.stdout}{result.stderr}")
+    figures = json.loads(lines[-1].removeprefix("BENCH "))
+    seconds = figures["duration_us"] / 1e6
+    errors = sum(figures[f"{n}_errors"] for n in ("connect", "read", "write")) + figures["timeouts"]
+    run = Run(
+        mode=mode,
+        kind=kind,
+        round=round_,
+        rps=figures["requests"] / seconds,
+        p50_ms=figures["latency_p50_us"] / 1000,
+        p99_ms=figures["latency_p99_us"] / 1000,
+        good=figures["ok"],
+        bad=figures["bad"] + errors,
+        server_ms=cpu * 1000 / max(figures["requests"], 1),
+        server_cpu=cpu / elapsed,
+    )
+    print(
+        f"{mode:9} {label:7} {kind:4} {run.rps:9.1f} rps  p50 {run.p50_ms:6.2f} ms  "
+        f"uvicorn {run.server_ms:.3f} ms/req{'  INVALID' if not run.valid else ''}",
+        flush=True,
+    )
+    return run
+
+
+def etag_of(port: int) -> tuple[str, int]:
+    connection = base.http.client.HTTPConnection(base.HOST, port, timeout=10)
+    try:
+        connection.request("GET", PATH)
+        response = connection.getresponse()
+        body = response.read()
+        etag = response.getheader("etag")
+        if response.status != 200 or not etag:
+            raise base.BenchError(f"GET {PATH}: {response.status}, ETag {etag!r}")
+        connection.request("GET", PATH, headers={"If-None-Match": etag})
+        again = connection.getresponse()
+        again.read()
+        if again.status != 304:
+            raise base.BenchError(f"conditional GET {PATH}: {again.status}, expected 304")
+        return etag, len(body)
+    finally:
+        connection.close()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args(argv)
+    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    base.OUT.mkdir(exist_ok=True)
+    started = datetime.now(UTC)
+    wrk_path = base.ensure_wrk()
+    env = {**os.environ, "DATABASE_URL": database_url}
+    postgres = base.prepare_database(database_url, env)
+    load_before = os.getloadavg()
+    runs: list[Run] = []
+    body_size = 0
+    for mode, cache in (("cache on", "true"), ("cache off", "false")):
+        port = base.free_port(PORT)
+        log = base.OUT / f"http_cache-server-{cache}.log"
+        with base.server(port, {**env, "RESPONSE_CACHE": cache}, log) as process:
+            etag, body_size = etag_of(port)
+            for kind in ("full", "304"):
+                measure(wrk_path, port, process.pid, mode, kind, 0, etag, args, args.warmup)
+            for round_ in range(1, args.rounds + 1):
+                for kind in ("full", "304"):
+                    runs.append(
+                        measure(
+                            wrk_path,
+                            port,
+                            process.pid,
+                            mode,
+                            kind,
+                            round_,
+                            etag,
+                            args,
+                            args.duration,
+                        )
+                    )
+    section, status = report(started, runs, args, postgres, body_size, load_before)
+    if not RESULTS.exists():
+        RESULTS.write_text(HEADER)
+    with RESULTS.open("a") as results:
+        results.write(section)
+    print(section)
+    return status
+
+
+HEADER = """\
+# What a 304 costs against a full answer
+
+Requirement: a 304 answer to a conditional GET of the plan tree (`GET /v1/plan` with a matching
+`If-None-Match`) costs at most 30% of a full answer's time, as the ratio of requests per second
+measured in the same run, with the response cache on and off. Produced by `bench/http_cache.py`.
+
+"""
+
+
+def commit() -> str:
+    described = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        cwd=base.ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return described.stdout.strip() or "unknown"
+
+
+def report(
+    started: datetime,
+    runs: list[Run],
+    args: argparse.Namespace,
+    postgres: str,
+    body_size: int,
+    load_before: tuple[float, float, float],
+) -> tuple[str, int]:
+    invalid = [run for run in runs if not run.valid]
+    lines = [
+        f"## {started:%Y-%m-%d %H:%M:%S} UTC",
+        "",
+        f"- nproc: {base.NPROC}; {postgres.split(',')[0]}; load average before "
+        + ", ".join(f"{v:.2f}" for v in load_before),
+        f"- command: `.venv/bin/python bench/http_cache.py {' '.join(sys.argv[1:])}`".rstrip(),
+        f"- code: {commit()}",
+        f"- one uvicorn worker on 127.0.0.1 (port {PORT} or a free one), wrk with 2 threads and "
+        f"{args.connections} connections on the same machine; {args.rounds} rounds of "
+        f"{args.duration} s per request kind after a {args.warmup} s warm-up",
+        f"- full answer: `GET {PATH}`, {body_size:,} B of JSON (no Accept-Encoding: not "
+        "compressed); 304: the same with `If-None-Match` set to its ETag",
+        "",
+        "| cache | round | request | rps | p50 ms | p99 ms | good | bad | uvicorn ms/req |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for run in runs:
+        lines.append(
+            f"| {run.mode} | {run.round} | {run.kind} | {run.rps:,.1f} | {run.p50_ms:.2f} | "
+            f"{run.p99_ms:.2f} | {run.good:,} | {run.bad} | {run.server_ms:.3f} |"
+        )
+    lines += [
+        "",
+        "| cache | full rps (median) | 304 rps (median) | 304 cost / full cost (rps) | "
+        "by uvicorn CPU per request | target | verdict |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    met = True
+    for mode in ("cache on", "cache off"):
+        full = statistics.median(r.rps for r in runs if r.mode == mode and r.kind == "full")
+        cheap = statistics.median(r.rps for r in runs if r.mode == mode and r.kind == "304")
+        full_cpu = statistics.median(
+            r.server_ms for r in runs if r.mode == mode and r.kind == "full"
+        )
+        cheap_cpu = statistics.median(
+            r.server_ms for r in runs if r.mode == mode and r.kind == "304"
+        )
+        ratio = full / cheap
+        met = met and ratio <= TARGET
+        lines.append(
+            f"| {mode} | {full:,.1f} | {cheap:,.1f} | {ratio:.1%} | {cheap_cpu / full_cpu:.1%} | "
+            f"≤ {TARGET:.0%} | {'pass' if ratio <= TARGET else 'FAIL'} |"
+        )
+    lines += [
+        "",
+        "Every response was checked by wrk_report.lua: the full answers must be 200, the "
+        "conditional ones 304."
+        + (f" INVALID: {len(invalid)} runs had other answers or socket errors." if invalid else ""),
+        "",
+        "",
+    ]
+    status = 2 if invalid else (0 if met else 1)
+    return "\n".join(lines), status
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except base.BenchError as error:
+        print(f"bench failed: {error}", file=sys.stderr)
+        sys.exit(2)

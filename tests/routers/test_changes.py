@@ -1,0 +1,261 @@
+"""The change feed: a harvester that applies it mirrors the data exactly, deletions included,
+even when transactions commit in another order than they started."""
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from app.main import PROJECT_ROOT
+from app.repositories.changes import published_triggers
+from app.services.dataset import load_dataset, read_dataset
+from app.services.registry import REGISTRY
+from tests.conftest import (
+    CALL_DATASET,
+    TEST_DATABASE_URL,
+    free_port,
+    migrate,
+    plain_url,
+    recreate_database,
+)
+
+Mirror = dict[str, dict[str, Any]]
+
+
+async def sync(client: httpx.AsyncClient, mirror: Mirror, cursor: str | None) -> str:
+    """Follow the feed from `cursor` to its end, applying each entry; the cursor to resume."""
+    while True:
+        params = {"limit": "7", **({"cursor": cursor} if cursor else {})}
+        response = await client.get("/v1/changes", params=params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        for change in page["items"]:
+            records = mirror.setdefault(change["dataset"], {})
+            if change["record"] is None:
+                records.pop(change["key"], None)
+            else:
+                records[change["key"]] = change["record"]
+        cursor = page["next_cursor"]
+        if not page["has_more"]:
+            return cursor
+
+
+async def source(client: httpx.AsyncClient) -> Mirror:
+    """Every dataset as its JSON export gives it, keyed like the feed."""
+    data: Mirror = {}
+    for spec in REGISTRY:
+        response = await client.get(f"/v1/datasets/{spec.identifier}.json")
+        assert response.status_code == 200
+        data[spec.identifier] = {str(r[spec.key]): r for r in response.json()}
+    return data
+
+
+def compact(mirror: Mirror) -> Mirror:
+    return {dataset: records for dataset, records in mirror.items() if records}
+
+
+async def settled_source(client: httpx.AsyncClient, mirror: Mirror) -> Mirror:
+    """The source once the server's response cache has heard of the last commit (the
+    notification arrives a moment after the commit); compared with the mirror by the caller."""
+    data = await source(client)
+    for _ in range(50):
+        if data == compact(mirror):
+            break
+        await asyncio.sleep(0.05)
+        data = await source(client)
+    return data
+
+
+@dataclass
+class FeedServer:
+    url: str
+    dsn: str
+
+
+@pytest.fixture(scope="module")
+async def feed_server() -> AsyncIterator[FeedServer]:
+    """The service on a database of its own: the test commits changes and must not disturb the
+    others (nor be disturbed by them)."""
+    url = TEST_DATABASE_URL + "_feed"
+    await recreate_database(url)
+    await migrate(url)
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await load_dataset(AsyncSession(bind=connection), read_dataset(CALL_DATASET))
+    await engine.dispose()
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "app.main:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DATABASE_URL": url, "ENVIRONMENT": "test"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as probe:
+            for _ in range(100):
+                try:
+                    if (await probe.get(f"{base}/ready")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("the feed server did not become ready")
+        yield FeedServer(base, plain_url(url))
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=10)
+
+
+async def test_a_mirror_built_from_the_feed_equals_the_source(feed_server: FeedServer) -> None:
+    db = await asyncpg.connect(feed_server.dsn)
+    late = await asyncpg.connect(feed_server.dsn)
+    async with httpx.AsyncClient(base_url=feed_server.url, timeout=30) as client:
+        try:
+            mirror: Mirror = {}
+            cursor = await sync(client, mirror, None)
+            assert compact(mirror) == await source(client)
+            assert len(mirror["actions"]) > 10
+
+            # Updates, a link change, a creation, a deletion, a delete-and-recreate.
+            await db.execute("UPDATE axis SET title = 'Mobilité (titre révisé)' WHERE code = '1'")
+            await db.execute("UPDATE commune SET name = name || ' (test)' WHERE insee = '62498'")
+            link = await db.fetchrow(
+                "SELECT a.id, a.code FROM action a JOIN action_commune l ON l.action_id = a.id "
+                "ORDER BY a.code_path LIMIT 1"
+            )
+            assert link is not None
+            await db.execute("DELETE FROM action_commune WHERE action_id = $1", link["id"])
+            async with db.transaction():
+                objective = await db.fetchval("SELECT id FROM objective WHERE code = '1.2.1'")
+                new_id = await db.fetchval(
+                    "INSERT INTO action (code, title, objective_id, status) "
+                    "VALUES ('1.2.1.99', 'Action créée', $1, 'planned') RETURNING id",
+                    objective,
+                )
+                await db.execute(
+                    "INSERT INTO action_commune VALUES ($1, '62510'), ($1, '62498')", new_id
+                )
+            deleted = await db.fetchval(
+                "DELETE FROM action WHERE code = (SELECT max(code) FROM action WHERE code <> "
+                "'1.2.1.99' AND code LIKE '5.%') RETURNING code"
+            )
+            async with db.transaction():
+                row = await db.fetchrow(
+                    "DELETE FROM action WHERE code = '1.2.1.1' RETURNING objective_id, title"
+                )
+                assert row is not None
+                await db.execute(
+                    "INSERT INTO action (code, title, objective_id) VALUES ('1.2.1.1', $1, $2)",
+                    row["title"] + " (recréée)",
+                    row["objective_id"],
+                )
+
+            cursor = await sync(client, mirror, cursor)
+            assert compact(mirror) == await settled_source(client, mirror)
+            assert "1.2.1.99" in mirror["actions"]
+            assert deleted not in mirror["actions"]
+            assert mirror["actions"][link["code"]]["communes"] == []
+            assert mirror["communes"]["62498"]["name"].endswith(" (test)")
+
+            # A transaction that began first and commits last: its change must not be skipped.
+            first = late.transaction()
+            await first.start()
+            await late.execute("UPDATE ambition SET title = title || ' (tard)' WHERE code = '1.1'")
+            await db.execute("UPDATE objective SET title = title || ' (tôt)' WHERE code = '1.1.1'")
+            cursor = await sync(client, mirror, cursor)
+            await first.commit()
+            cursor = await sync(client, mirror, cursor)
+            data = await settled_source(client, mirror)
+            assert compact(mirror) == data
+            assert data["ambitions"]["1.1"]["title"].endswith(" (tard)")
+            assert data["objectives"]["1.1.1"]["title"].endswith(" (tôt)")
+
+            # The tombstone says what was deleted; nothing is left after the end.
+            tail = (await client.get("/v1/changes", params={"cursor": cursor})).json()
+            assert tail["items"] == []
+            assert tail["has_more"] is False
+            everything = []
+            position = None
+            while True:
+                params = {"limit": "1000", "dataset": "actions"}
+                if position:
+                    params["cursor"] = position
+                page = (await client.get("/v1/changes", params=params)).json()
+                everything += page["items"]
+                position = page["next_cursor"]
+                if not page["has_more"]:
+                    break
+            tombstones = [c for c in everything if c["operation"] == "delete"]
+            assert deleted in {c["key"] for c in tombstones}
+            assert all(c["dataset"] == "actions" for c in everything)
+            (gone,) = [c for c in tombstones if c["key"] == deleted]
+            assert gone["record"] is None
+            assert gone["url"] is None
+        finally:
+            await db.close()
+            await late.close()
+
+
+async def test_every_published_table_logs_its_changes(session: AsyncSession) -> None:
+    triggers = await published_triggers(session)
+    logged = {table: dataset for table, dataset, _ in triggers}
+    for spec in REGISTRY:
+        owned = [table for table in spec.tables if table in logged]
+        assert owned, spec.identifier
+        assert {logged[table] for table in owned} == {spec.identifier}
+        for _table, dataset, key in triggers:
+            if dataset == spec.identifier:
+                assert key == spec.key
+    assert set(logged.values()) <= set(REGISTRY.identifiers())
+    # Link tables are logged as a change of their parent.
+    touched = await session.execute(
+        text(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_proc p ON p.oid = t.tgfoid WHERE p.proname = 'touch_parent'"
+        )
+    )
+    assert list(touched.scalars()) == ["action_commune"]
+
+
+async def test_the_feed_starts_with_everything_published(client: httpx.AsyncClient) -> None:
+    page = (await client.get("/v1/changes?dataset=axes&limit=1000")).json()
+    assert [c["key"] for c in page["items"]] == ["1", "2", "3", "4", "5"]
+    assert {c["operation"] for c in page["items"]} == {"insert"}
+    first = page["items"][0]
+    assert first["url"] == "http://testserver/v1/axes/1"
+    assert first["record"]["title"] == "Mobilité verte"
+    assert page["has_more"] is False
+    again = (await client.get(f"/v1/changes?dataset=axes&cursor={page['next_cursor']}")).json()
+    assert again["items"] == []
+    assert again["next_cursor"] == page["next_cursor"]
+
+
+async def test_bad_cursors_and_filters(client: httpx.AsyncClient) -> None:
+    from app.services.pagination import encode_cursor
+
+    for cursor in ("abc", encode_cursor("1"), "ZjE6LTE6MQ", "ZjE6OTk5OTk5OTk5OTk5OTk5OTk5OToxMA"):
+        response = await client.get(f"/v1/changes?cursor={cursor}")
+        assert response.status_code == 400, cursor
+        assert response.json()["errors"][0]["name"] == "cursor"
+    unknown = await client.get("/v1/changes?dataset=nothing")
+    assert unknown.status_code == 400
+    assert "actions" in unknown.json()["detail"]
