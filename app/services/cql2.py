@@ -42,7 +42,8 @@ def _refuse(reason: str) -> _RefusedError:
 
 def _json_bbox_to_polygon(node: Any, depth: int = 0) -> Any:
     """Rewrite CQL2 JSON before parsing: `{"bbox": [...]}` as a GeoJSON Polygon (pygeofilter
-    0.4.0 reads the four numbers in the wrong order) and `accenti` as a function."""
+    0.4.0 reads the four numbers in the wrong order), `accenti` as a function, and the standard
+    three-argument `between` as the two-argument form that parser expects."""
     if depth > MAX_DEPTH:
         raise _refuse(f"the filter is nested more than {MAX_DEPTH} levels deep")
     if isinstance(node, list):
@@ -56,8 +57,11 @@ def _json_bbox_to_polygon(node: Any, depth: int = 0) -> Any:
         minx, miny, maxx, maxy = (box[0], box[1], box[3], box[4]) if len(box) == 6 else box
         ring = [[minx, miny], [maxx, miny], [maxx, maxy], [minx, maxy], [minx, miny]]
         return {"type": "Polygon", "coordinates": [ring]}
+    arguments = node.get("args")
+    if node.get("op") == "between" and isinstance(arguments, list) and len(arguments) == 3:
+        value, low, high = (_json_bbox_to_polygon(item, depth + 1) for item in arguments)
+        return {"op": "between", "args": [value, [low, high]]}
     if node.get("op") == "accenti":
-        arguments = node.get("args")
         return {
             "function": {"name": "accenti", "arguments": _json_bbox_to_polygon(arguments, depth)}
         }
@@ -188,6 +192,22 @@ class Translator:
             raise _refuse("text literals cannot contain NUL")
         return self.params.add(value, _CASTS[kind]), kind
 
+    def _pattern(self, node: Any) -> str:
+        """A LIKE pattern: a text literal, possibly under CASEI, ACCENTI or LOWER."""
+        if isinstance(node, str):
+            if "\x00" in node:
+                raise _refuse("text literals cannot contain NUL")
+            return self.params.add(node, "text")
+        if (
+            isinstance(node, ast.Function)
+            and isinstance(node.name, str)
+            and node.name.lower() in ("lower", "casei", "accenti")
+            and len(node.arguments) == 1
+        ):
+            function = "unaccent" if node.name.lower() == "accenti" else "lower"
+            return f"{function}({self._pattern(node.arguments[0])})"
+        raise _refuse("LIKE compares text with a text pattern")
+
     def _kind_of(self, node: Any) -> str | None:
         if self._is_geometry_property(node):
             raise _refuse("the geometry can only be used in S_INTERSECTS")
@@ -225,9 +245,9 @@ class Translator:
             return f"({inner} IS {'NOT ' if node.not_ else ''}NULL)"
         if isinstance(node, ast.Like):
             inner, kind = self.scalar(node.lhs, "string")
-            if kind != "string" or not isinstance(node.pattern, str):
+            if kind != "string":
                 raise _refuse("LIKE compares text with a text pattern")
-            pattern = self.params.add(node.pattern, "text")
+            pattern = self._pattern(node.pattern)
             operator = "ILIKE" if node.nocase else "LIKE"
             negation = "NOT " if node.not_ else ""
             return f"({inner} {negation}{operator} {pattern} ESCAPE '\\')"

@@ -596,3 +596,27 @@ async def test_numbers_dates_and_lat_lon_boxes_at_their_limits(client: httpx.Asy
         client, ITEMS, bbox="-90,-180,90,180", limit=100, **{"bbox-crs": EPSG + "4326"}
     )
     assert len(world["features"]) == CALL_INITIATIVES
+
+
+async def test_case_and_accent_insensitive_like_and_standard_json_between(
+    client: httpx.AsyncClient,
+) -> None:
+    titles = [
+        f["properties"]["title"] for f in (await get_json(client, ITEMS, limit=100))["features"]
+    ]
+    arena = next(t for t in titles if t.startswith("Arena"))
+    text_filter = "CASEI(ACCENTI(title)) LIKE CASEI(ACCENTI('%LIEVIN%'))"
+    found = await get_json(client, ITEMS, filter=text_filter, limit=100)
+    assert arena in [f["properties"]["title"] for f in found["features"]]
+    assert all("liévin" in f["properties"]["title"].lower() for f in found["features"])
+    between = '{"op":"between","args":[{"property":"id"},1,3]}'
+    ranged = await get_json(
+        client, ITEMS, filter=between, limit=100, **{"filter-lang": "cql2-json"}
+    )
+    assert sorted(f["id"] for f in ranged["features"]) == [
+        f["id"]
+        for f in sorted(
+            (await get_json(client, ITEMS, limit=100))["features"], key=lambda f: f["id"]
+        )
+        if 1 <= f["id"] <= 3
+    ]
