@@ -68,6 +68,34 @@ def _json_bbox_to_polygon(node: Any, depth: int = 0) -> Any:
     return {key: _json_bbox_to_polygon(value, depth + 1) for key, value in node.items()}
 
 
+# pygeofilter 0.4.0's CQL2 text grammar has no escaped quote: a doubled '' inside a literal is
+# swapped for this private-use character before parsing and restored when the literal is bound.
+_QUOTE = "\ue000"
+
+
+def _protect_quotes(text: str) -> str:
+    if _QUOTE in text:
+        raise _refuse("the filter contains a private-use character (U+E000)")
+    out: list[str] = []
+    inside = False
+    index = 0
+    while index < len(text):
+        character = text[index]
+        if character == "'":
+            if inside and text[index + 1 : index + 2] == "'":
+                out.append(_QUOTE)
+                index += 2
+                continue
+            inside = not inside
+        out.append(character)
+        index += 1
+    return "".join(out)
+
+
+def _restore_quotes(value: str) -> str:
+    return value.replace(_QUOTE, "'")
+
+
 def parse_filter(text: str, language: str) -> Any:
     """The AST of a CQL2 filter, or a 400 that says what is wrong with it."""
     if len(text) > MAX_FILTER_LENGTH:
@@ -81,7 +109,7 @@ def parse_filter(text: str, language: str) -> Any:
             except ValueError as error:
                 raise _refuse(f"not JSON: {error}") from error
             return parse_cql2_json(_json_bbox_to_polygon(document))
-        return parse_cql2_text(text)
+        return parse_cql2_text(_protect_quotes(text))
     except _RefusedError as error:
         raise InvalidParameterError("query", "filter", str(error)) from error
     except lark.exceptions.UnexpectedInput as error:
@@ -188,8 +216,10 @@ class Translator:
             value = datetime(value.year, value.month, value.day, tzinfo=UTC)
         if kind == "timestamp" and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)  # CQL2 timestamps are UTC
-        if kind == "string" and "\x00" in value:
-            raise _refuse("text literals cannot contain NUL")
+        if kind == "string":
+            if "\x00" in value:
+                raise _refuse("text literals cannot contain NUL")
+            value = _restore_quotes(value)
         return self.params.add(value, _CASTS[kind]), kind
 
     def _pattern(self, node: Any) -> str:
@@ -197,7 +227,7 @@ class Translator:
         if isinstance(node, str):
             if "\x00" in node:
                 raise _refuse("text literals cannot contain NUL")
-            return self.params.add(node, "text")
+            return self.params.add(_restore_quotes(node), "text")
         if (
             isinstance(node, ast.Function)
             and isinstance(node.name, str)

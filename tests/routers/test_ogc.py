@@ -620,3 +620,15 @@ async def test_case_and_accent_insensitive_like_and_standard_json_between(
         )
         if 1 <= f["id"] <= 3
     ]
+
+
+async def test_a_quote_is_doubled_inside_a_cql2_text_literal(client: httpx.AsyncClient) -> None:
+    titles = [
+        f["properties"]["title"] for f in (await get_json(client, ITEMS, limit=100))["features"]
+    ]
+    quoted = next(t for t in titles if "'" in t)
+    literal = quoted.replace("'", "''")
+    found = await get_json(client, ITEMS, filter=f"title = '{literal}'")
+    assert [f["properties"]["title"] for f in found["features"]] == [quoted]
+    unbalanced = await client.get(ITEMS, params={"filter": "title = 'it''s"})
+    assert unbalanced.status_code == 400
