@@ -167,3 +167,42 @@ async def test_unknown_datasets(client: httpx.AsyncClient) -> None:
         response = await client.get(url)
         assert response.status_code == 404, url
         assert "actions" in response.json()["detail"]
+
+
+CONTACT = "secret-contact-9c2e@example.org"
+
+
+async def test_initiatives_are_published_without_their_contact(
+    client: httpx.AsyncClient, session: AsyncSession, tmp_path: Path
+) -> None:
+    for title, status in (("Visible (export)", "published"), ("Caché (export)", "submitted")):
+        await session.execute(
+            text(
+                "INSERT INTO initiative (title, category, status, location_precision, contact, "
+                "published_at, geometry) VALUES (:title, '1', :status, 'exact', :contact, "
+                "now(), ST_SetSRID(ST_MakePoint(2.83, 50.43), 4326))"
+            ),
+            {"title": title, "status": status, "contact": CONTACT},
+        )
+    bodies = [
+        (await download(client, f"/v1/datasets/initiatives.{extension}")).text
+        for extension in ("csv", "json", "geojson")
+    ]
+    bodies.append((await client.get("/v1/schemas/initiatives.json")).text)
+    bodies.append((await client.get("/v1/catalog.ttl")).text)
+    for body in bodies:
+        assert CONTACT not in body
+    assert "contact" not in bodies[0].splitlines()[0]
+    assert all("contact" not in record for record in json.loads(bodies[1]))
+    assert "Visible (export)" in bodies[0]
+    assert "Caché (export)" not in bodies[0] + bodies[1] + bodies[2]
+    schema = (await client.get("/v1/schemas/initiatives.json")).json()
+    body = (await download(client, "/v1/datasets/initiatives.csv")).content
+    assert frictionless_errors(tmp_path, "initiatives", body, schema) == []
+    collection = json.loads(bodies[2])
+    assert collection["type"] == "FeatureCollection"
+    (visible,) = [
+        f for f in collection["features"] if f["properties"]["title"] == "Visible (export)"
+    ]
+    assert visible["geometry"] == {"type": "Point", "coordinates": [2.83, 50.43]}
+    assert "contact" not in visible["properties"]

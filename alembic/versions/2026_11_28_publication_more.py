@@ -1,0 +1,79 @@
+"""Publication of the follow-up and the initiatives: initiatives, indicators, indicator values.
+
+The same mechanism as the publication migration (0005): a row trigger
+record_change('<dataset>', '<key column>') on each published table, touch_parent on the link
+tables (whose parent's public record lists the links), and the rows already there recorded as
+inserts so that a harvester reading the feed from its beginning gets them.
+
+Initiatives: every row is logged, published or not; the feed gives the record as it is now, null
+for one that is not published (a harvester deletes it), and the public row source never selects
+the private contact column.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-28
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# table -> (dataset identifier, public key column)
+PUBLISHED = {
+    "initiative": ("initiatives", "id"),
+    "indicator": ("indicators", "code"),
+    "indicator_value": ("indicator_values", "id"),
+}
+# link table -> (parent table, parent key, link column)
+LINKS = {
+    "initiative_action": ("initiative", "id", "initiative_id"),
+    "indicator_ambition": ("indicator", "id", "indicator_id"),
+    "indicator_objective": ("indicator", "id", "indicator_id"),
+    "indicator_action": ("indicator", "id", "indicator_id"),
+}
+
+
+def upgrade() -> None:
+    for table, (dataset, key) in PUBLISHED.items():
+        op.execute(
+            f"CREATE TRIGGER trg_{table}_change AFTER INSERT OR UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION record_change('{dataset}', '{key}')"
+        )
+    for table, (parent, parent_key, column) in LINKS.items():
+        op.execute(
+            f"CREATE TRIGGER trg_{table}_touch AFTER INSERT OR UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION touch_parent('{parent}', '{parent_key}', '{column}')"
+        )
+
+    # What is already there, as if it had just been inserted. (Names below are this module's
+    # constants, not input.)
+    for table, (dataset, key) in PUBLISHED.items():
+        op.execute(
+            "INSERT INTO change_log (transaction_id, operation, table_name, dataset, record_key) "  # noqa: S608
+            f"SELECT pg_current_xact_id()::text::bigint, 'insert', '{table}', '{dataset}', "
+            f"{key}::text FROM {table} ORDER BY {key}"
+        )
+        op.execute(
+            "INSERT INTO dataset_version (dataset, version, transaction_id) "  # noqa: S608
+            f"SELECT '{dataset}', 1, pg_current_xact_id()::text::bigint "
+            f"WHERE EXISTS (SELECT 1 FROM {table})"
+        )
+
+
+def downgrade() -> None:
+    for table in LINKS:
+        op.execute(f"DROP TRIGGER trg_{table}_touch ON {table}")
+    for table in PUBLISHED:
+        op.execute(f"DROP TRIGGER trg_{table}_change ON {table}")
+    op.execute(
+        "DELETE FROM change_log WHERE dataset IN ('initiatives', 'indicators', 'indicator_values')"
+    )
+    op.execute(
+        "DELETE FROM dataset_version "
+        "WHERE dataset IN ('initiatives', 'indicators', 'indicator_values')"
+    )
