@@ -1,5 +1,8 @@
 """Publication of the follow-up and the initiatives: initiatives, indicators, indicator values.
 
+Also GIN indexes over the initiatives' and indicators' texts (the search expression of 0005, on
+`name` for the indicators) for the search.
+
 The same mechanism as the publication migration (0005): a row trigger
 record_change('<dataset>', '<key column>') on each published table, touch_parent on the link
 tables (whose parent's public record lists the links), and the rows already there recorded as
@@ -37,8 +40,21 @@ LINKS = {
     "indicator_action": ("indicator", "id", "indicator_id"),
 }
 
+# table -> its title column, searched with its description
+SEARCHED = {"initiative": "title", "indicator": "name"}
+
+
+def search_vector(title: str, config: str = "french_unaccent") -> str:
+    return (
+        f"(setweight(to_tsvector('{config}'::regconfig, {title}), 'A'::\"char\") || "
+        f"setweight(to_tsvector('{config}'::regconfig, COALESCE(description, ''::text)), "
+        "'B'::\"char\"))"
+    )
+
 
 def upgrade() -> None:
+    for table, title in SEARCHED.items():
+        op.execute(f"CREATE INDEX ix_{table}_search ON {table} USING gin ({search_vector(title)})")
     for table, (dataset, key) in PUBLISHED.items():
         op.execute(
             f"CREATE TRIGGER trg_{table}_change AFTER INSERT OR UPDATE OR DELETE ON {table} "
@@ -66,6 +82,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table in SEARCHED:
+        op.execute(f"DROP INDEX ix_{table}_search")
     for table in LINKS:
         op.execute(f"DROP TRIGGER trg_{table}_touch ON {table}")
     for table in PUBLISHED:

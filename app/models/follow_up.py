@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin
-from app.models.plan import ActionStatus
+from app.models.plan import ActionStatus, search_index
 
 INDICATOR_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
 
@@ -67,6 +67,7 @@ class Indicator(TimestampMixin, Base):
         CheckConstraint(f"code ~ '{INDICATOR_CODE_PATTERN}'", name="code_format"),
         CheckConstraint(_known("direction", Direction), name="direction_known"),
         CheckConstraint(_known("frequency", Frequency), name="frequency_known"),
+        search_index("indicator", title="name"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
