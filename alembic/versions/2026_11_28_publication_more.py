@@ -1,4 +1,8 @@
-"""Publication of the follow-up and the initiatives: initiatives, indicators, indicator values.
+"""Publication of the follow-up and the initiatives: initiatives, indicators, indicator values,
+budget lines.
+
+Budget lines have no single column for their public key (action code, year, nature): a column
+line_key "<action code>-<year>-<nature>" is set by a BEFORE trigger (action codes are permanent).
 
 Also GIN indexes over the initiatives' and indicators' texts (the search expression of 0005, on
 `name` for the indicators) for the search.
@@ -19,6 +23,8 @@ Create Date: 2026-11-28
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = "0006"
@@ -31,6 +37,7 @@ PUBLISHED = {
     "initiative": ("initiatives", "id"),
     "indicator": ("indicators", "code"),
     "indicator_value": ("indicator_values", "id"),
+    "budget_line": ("budget_lines", "line_key"),
 }
 # link table -> (parent table, parent key, link column)
 LINKS = {
@@ -53,6 +60,26 @@ def search_vector(title: str, config: str = "french_unaccent") -> str:
 
 
 def upgrade() -> None:
+    op.add_column("budget_line", sa.Column("line_key", sa.Text()))
+    op.execute(
+        """
+        CREATE FUNCTION set_budget_line_key() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            NEW.line_key := (SELECT code FROM action WHERE id = NEW.action_id)
+                || '-' || NEW.year || '-' || NEW.nature;
+            RETURN NEW;
+        END $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER trg_budget_line_key BEFORE INSERT OR UPDATE ON budget_line "
+        "FOR EACH ROW EXECUTE FUNCTION set_budget_line_key()"
+    )
+    op.execute(
+        "UPDATE budget_line b SET line_key = a.code || '-' || b.year || '-' || b.nature "
+        "FROM action a WHERE a.id = b.action_id"
+    )
+    op.alter_column("budget_line", "line_key", nullable=False)
     for table, title in SEARCHED.items():
         op.execute(f"CREATE INDEX ix_{table}_search ON {table} USING gin ({search_vector(title)})")
     for table, (dataset, key) in PUBLISHED.items():
@@ -89,9 +116,13 @@ def downgrade() -> None:
     for table in PUBLISHED:
         op.execute(f"DROP TRIGGER trg_{table}_change ON {table}")
     op.execute(
-        "DELETE FROM change_log WHERE dataset IN ('initiatives', 'indicators', 'indicator_values')"
+        "DELETE FROM change_log WHERE dataset IN "
+        "('initiatives', 'indicators', 'indicator_values', 'budget_lines')"
     )
     op.execute(
-        "DELETE FROM dataset_version "
-        "WHERE dataset IN ('initiatives', 'indicators', 'indicator_values')"
+        "DELETE FROM dataset_version WHERE dataset IN "
+        "('initiatives', 'indicators', 'indicator_values', 'budget_lines')"
     )
+    op.execute("DROP TRIGGER trg_budget_line_key ON budget_line")
+    op.execute("DROP FUNCTION set_budget_line_key()")
+    op.drop_column("budget_line", "line_key")

@@ -176,6 +176,9 @@ class BudgetLine(TimestampMixin, Base):
     )
     year: Mapped[int] = mapped_column(Integer, nullable=False)
     nature: Mapped[str] = mapped_column(Text, nullable=False)
+    # The public key "<action code>-<year>-<nature>", set by a trigger (publication migration
+    # 0006): the change log records a change under a column of the row itself.
+    line_key: Mapped[str] = mapped_column(Text, nullable=False)
     planned: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     actual: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     comment: Mapped[str | None] = mapped_column(Text)

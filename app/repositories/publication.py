@@ -31,7 +31,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import Subquery
 
 from app.models.commune import Commune
-from app.models.follow_up import INDICATOR_LINKS, Indicator, IndicatorValue
+from app.models.follow_up import INDICATOR_LINKS, BudgetLine, Indicator, IndicatorValue
 from app.models.initiative import Initiative, InitiativeStatus
 from app.models.initiative import initiative_action as initiative_action_table
 from app.models.plan import ACTION_STATUS_LABELS_FR, Action, Ambition, Axis, Objective
@@ -261,6 +261,22 @@ def indicator_value_rows() -> Select[Any]:
         IndicatorValue.id.label(ORDER),
     ]
     return select(*columns).join(Indicator, Indicator.id == IndicatorValue.indicator_id)
+
+
+def budget_line_rows() -> Select[Any]:
+    columns: list[Any] = [
+        BudgetLine.line_key.label("line_key"),
+        Action.code.label("action_code"),
+        BudgetLine.year.label("year"),
+        BudgetLine.nature.label("nature"),
+        BudgetLine.planned.label("planned"),
+        BudgetLine.actual.label("actual"),
+        BudgetLine.comment.label("comment"),
+        BudgetLine.source_excerpt.label("source_excerpt"),
+        BudgetLine.updated_at.label("updated_at"),
+        BudgetLine.line_key.label(ORDER),
+    ]
+    return select(*columns).join(Action, Action.id == BudgetLine.action_id)
 
 
 # --- formatting --------------------------------------------------------------------------------

@@ -17,7 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from app.models.follow_up import INDICATOR_CODE_PATTERN, Direction, Frequency, ValueKind
+from app.models.follow_up import (
+    INDICATOR_CODE_PATTERN,
+    BudgetNature,
+    Direction,
+    Frequency,
+    ValueKind,
+)
 from app.models.initiative import LocationPrecision
 from app.models.plan import ActionStatus, DatePrecision
 from app.repositories import publication as rows
@@ -610,6 +616,58 @@ for _spec in (
         rows=rows.indicator_value_rows,
         tables=("indicator_value",),
         keywords=("indicateurs", "suivi", "évaluation"),
+        themes=(GOVERNMENT, REGIONS),
+    ),
+    DatasetSpec(
+        identifier="budget_lines",
+        title="Lignes budgétaires des actions du projet de territoire — {territory}",
+        description=(
+            "Les montants prévus et réalisés des actions du projet de territoire, par année et "
+            "par nature (investissement ou fonctionnement), en euros."
+        ),
+        key="line_key",
+        columns=(
+            Column(
+                "line_key",
+                "string",
+                "Clé",
+                "Clé publique de la ligne : code de l'action, année et nature.",
+                required=True,
+                unique=True,
+                pattern=r"^[1-9][0-9.]*-[0-9]{4}-(investment|operating)$",
+                example="1.2.1.1-2025-investment",
+            ),
+            Column(
+                "action_code",
+                "string",
+                "Code de l'action",
+                "Code de l'action dont c'est le budget.",
+                required=True,
+                pattern=_code("action", 4),
+            ),
+            Column("year", "integer", "Année", "Exercice budgétaire.", required=True),
+            Column(
+                "nature",
+                "string",
+                "Nature",
+                "Nature de la dépense : investissement ou fonctionnement.",
+                required=True,
+                enum=tuple(n.value for n in BudgetNature),
+            ),
+            Column("planned", "number", "Prévu", "Montant prévu (euros).", minimum=0),
+            Column("actual", "number", "Réalisé", "Montant réalisé (euros).", minimum=0),
+            Column("comment", "string", "Commentaire", "Commentaire."),
+            Column(
+                "source_excerpt",
+                "string",
+                "Extrait de la source",
+                "Passage du document source dont la ligne est tirée.",
+            ),
+            UPDATED_AT,
+        ),
+        rows=rows.budget_line_rows,
+        tables=("budget_line",),
+        keywords=(*PLAN_KEYWORDS, "budget"),
         themes=(GOVERNMENT, REGIONS),
     ),
 ):

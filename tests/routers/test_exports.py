@@ -38,8 +38,15 @@ def frictionless_errors(folder: Path, name: str, body: bytes, schema: dict[str, 
 
 @pytest.mark.parametrize("dataset", DATASETS)
 async def test_every_csv_validates_against_its_table_schema(
-    client: httpx.AsyncClient, tmp_path: Path, dataset: str
+    client: httpx.AsyncClient, session: AsyncSession, tmp_path: Path, dataset: str
 ) -> None:
+    if dataset == "budget_lines":  # the CALL dataset has none
+        await session.execute(
+            text(
+                "INSERT INTO budget_line (action_id, year, nature, planned, actual) "
+                "SELECT id, 2025, 'investment', 1000.5, 800 FROM action WHERE code = '1.2.1.1'"
+            )
+        )
     response = await download(client, f"/v1/datasets/{dataset}.csv")
     assert response.headers["content-type"] == "text/csv; charset=utf-8; header=present"
     schema = (await client.get(f"/v1/schemas/{dataset}.json")).json()
@@ -48,6 +55,10 @@ async def test_every_csv_validates_against_its_table_schema(
     assert rows
     assert list(rows[0]) == [field["name"] for field in schema["fields"]]
     assert schema["primaryKey"] == [REGISTRY.get(dataset).key]  # type: ignore[union-attr]
+    if dataset == "budget_lines":
+        assert rows[0]["line_key"] == "1.2.1.1-2025-investment"
+        assert rows[0]["action_code"] == "1.2.1.1"
+        assert rows[0]["planned"] == "1000.50"
 
 
 async def test_the_validation_catches_a_broken_file(
