@@ -1,6 +1,8 @@
 """Publication of the follow-up and the initiatives: initiatives, indicators, indicator values,
 budget lines.
 
+record_change now also logs the deletion of a row's old key when an update changes the key.
+
 Budget lines have no single column for their public key (action code, year, nature): a column
 line_key "<action code>-<year>-<nature>" is set by a BEFORE trigger (action codes are permanent).
 
@@ -59,7 +61,88 @@ def search_vector(title: str, config: str = "french_unaccent") -> str:
     )
 
 
+RECORD_CHANGE = """
+        CREATE OR REPLACE FUNCTION record_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            target_dataset text := TG_ARGV[0];
+            key_column text := TG_ARGV[1];
+            current_transaction bigint := pg_current_xact_id()::text::bigint;
+            changed record;
+        BEGIN
+            IF TG_OP = 'UPDATE' AND NEW IS NOT DISTINCT FROM OLD THEN
+                RETURN NULL;
+            END IF;
+            IF TG_OP = 'DELETE' THEN changed := OLD; ELSE changed := NEW; END IF;
+            -- A row whose key changes: the old key is gone (a budget line moved to another
+            -- year), so the feed says so before reporting the new key.
+            IF TG_OP = 'UPDATE'
+                AND (to_jsonb(OLD) ->> key_column) IS DISTINCT FROM (to_jsonb(NEW) ->> key_column)
+            THEN
+                INSERT INTO change_log (transaction_id, operation, table_name, dataset,
+                                        record_key, actor)
+                VALUES (current_transaction, 'delete', TG_TABLE_NAME, target_dataset,
+                        to_jsonb(OLD) ->> key_column,
+                        NULLIF(current_setting('territoire.actor', true), ''));
+            END IF;
+            INSERT INTO change_log (transaction_id, operation, table_name, dataset, record_key,
+                                    actor)
+            VALUES (current_transaction, lower(TG_OP), TG_TABLE_NAME, target_dataset,
+                    to_jsonb(changed) ->> key_column,
+                    NULLIF(current_setting('territoire.actor', true), ''));
+            -- Once per transaction and dataset; the setting is transaction-local.
+            IF current_setting('territoire.bumped_' || target_dataset, true)
+                IS DISTINCT FROM current_transaction::text THEN
+                INSERT INTO dataset_version AS v (dataset, version, modified_at, transaction_id)
+                VALUES (target_dataset, 1, clock_timestamp(), current_transaction)
+                ON CONFLICT (dataset) DO UPDATE
+                    SET version = v.version + 1,
+                        modified_at = greatest(v.modified_at, clock_timestamp()),
+                        transaction_id = current_transaction;
+                PERFORM set_config('territoire.bumped_' || target_dataset,
+                                   current_transaction::text,
+                                   true);
+            END IF;
+            RETURN NULL;
+        END $$
+"""
+# As revision 0005 created it, for the downgrade.
+RECORD_CHANGE_0005 = """
+        CREATE OR REPLACE FUNCTION record_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            target_dataset text := TG_ARGV[0];
+            key_column text := TG_ARGV[1];
+            current_transaction bigint := pg_current_xact_id()::text::bigint;
+            changed record;
+        BEGIN
+            IF TG_OP = 'UPDATE' AND NEW IS NOT DISTINCT FROM OLD THEN
+                RETURN NULL;
+            END IF;
+            IF TG_OP = 'DELETE' THEN changed := OLD; ELSE changed := NEW; END IF;
+            INSERT INTO change_log (transaction_id, operation, table_name, dataset, record_key,
+                                    actor)
+            VALUES (current_transaction, lower(TG_OP), TG_TABLE_NAME, target_dataset,
+                    to_jsonb(changed) ->> key_column,
+                    NULLIF(current_setting('territoire.actor', true), ''));
+            -- Once per transaction and dataset; the setting is transaction-local.
+            IF current_setting('territoire.bumped_' || target_dataset, true)
+                IS DISTINCT FROM current_transaction::text THEN
+                INSERT INTO dataset_version AS v (dataset, version, modified_at, transaction_id)
+                VALUES (target_dataset, 1, clock_timestamp(), current_transaction)
+                ON CONFLICT (dataset) DO UPDATE
+                    SET version = v.version + 1,
+                        modified_at = greatest(v.modified_at, clock_timestamp()),
+                        transaction_id = current_transaction;
+                PERFORM set_config('territoire.bumped_' || target_dataset,
+                                   current_transaction::text,
+                                   true);
+            END IF;
+            RETURN NULL;
+        END $$
+"""
+
+
 def upgrade() -> None:
+    op.execute(RECORD_CHANGE)
     op.add_column("budget_line", sa.Column("line_key", sa.Text()))
     op.execute(
         """
@@ -109,6 +192,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute(RECORD_CHANGE_0005)
     for table in SEARCHED:
         op.execute(f"DROP INDEX ix_{table}_search")
     for table in LINKS:

@@ -334,3 +334,27 @@ async def test_bad_cursors_and_filters(client: httpx.AsyncClient) -> None:
     unknown = await client.get("/v1/changes?dataset=nothing")
     assert unknown.status_code == 400
     assert "actions" in unknown.json()["detail"]
+
+
+async def test_a_budget_line_whose_key_changes_is_deleted_under_its_old_key(
+    feed_server: FeedServer,
+) -> None:
+    db = await asyncpg.connect(feed_server.dsn)
+    async with httpx.AsyncClient(base_url=feed_server.url, timeout=30) as client:
+        try:
+            mirror: Mirror = {}
+            cursor = await sync(client, mirror, None)
+            line = await db.fetchval(
+                "INSERT INTO budget_line (action_id, year, nature, planned) "
+                "SELECT id, 2024, 'operating', 10 FROM action WHERE code = '1.2.1.1' "
+                "RETURNING line_key"
+            )
+            assert line == "1.2.1.1-2024-operating"
+            cursor = await sync(client, mirror, cursor)
+            assert set(mirror["budget_lines"]) == {line}
+            await db.execute("UPDATE budget_line SET year = 2026 WHERE line_key = $1", line)
+            await sync(client, mirror, cursor)
+            assert set(mirror["budget_lines"]) == {"1.2.1.1-2026-operating"}
+            assert mirror["budget_lines"]["1.2.1.1-2026-operating"]["year"] == 2026
+        finally:
+            await db.close()
