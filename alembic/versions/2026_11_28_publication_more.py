@@ -1,10 +1,11 @@
 """Publication of the follow-up and the initiatives: initiatives, indicators, indicator values,
-budget lines.
+budget lines, milestones.
 
 record_change now also logs the deletion of a row's old key when an update changes the key.
 
 Budget lines have no single column for their public key (action code, year, nature): a column
-line_key "<action code>-<year>-<nature>" is set by a BEFORE trigger (action codes are permanent).
+line_key "<action code>-<year>-<nature>" is set by a BEFORE trigger (action codes are permanent);
+likewise milestone_key "<action code>-<position>" for milestones.
 
 Also GIN indexes over the initiatives' and indicators' texts (the search expression of 0005, on
 `name` for the indicators) for the search.
@@ -40,6 +41,7 @@ PUBLISHED = {
     "indicator": ("indicators", "code"),
     "indicator_value": ("indicator_values", "id"),
     "budget_line": ("budget_lines", "line_key"),
+    "milestone": ("milestones", "milestone_key"),
 }
 # link table -> (parent table, parent key, link column)
 LINKS = {
@@ -163,6 +165,26 @@ def upgrade() -> None:
         "FROM action a WHERE a.id = b.action_id"
     )
     op.alter_column("budget_line", "line_key", nullable=False)
+    op.add_column("milestone", sa.Column("milestone_key", sa.Text()))
+    op.execute(
+        """
+        CREATE FUNCTION set_milestone_key() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            NEW.milestone_key := (SELECT code FROM action WHERE id = NEW.action_id)
+                || '-' || NEW.position;
+            RETURN NEW;
+        END $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER trg_milestone_key BEFORE INSERT OR UPDATE ON milestone "
+        "FOR EACH ROW EXECUTE FUNCTION set_milestone_key()"
+    )
+    op.execute(
+        "UPDATE milestone m SET milestone_key = a.code || '-' || m.position "
+        "FROM action a WHERE a.id = m.action_id"
+    )
+    op.alter_column("milestone", "milestone_key", nullable=False)
     for table, title in SEARCHED.items():
         op.execute(f"CREATE INDEX ix_{table}_search ON {table} USING gin ({search_vector(title)})")
     for table, (dataset, key) in PUBLISHED.items():
@@ -201,12 +223,15 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER trg_{table}_change ON {table}")
     op.execute(
         "DELETE FROM change_log WHERE dataset IN "
-        "('initiatives', 'indicators', 'indicator_values', 'budget_lines')"
+        "('initiatives', 'indicators', 'indicator_values', 'budget_lines', 'milestones')"
     )
     op.execute(
         "DELETE FROM dataset_version WHERE dataset IN "
-        "('initiatives', 'indicators', 'indicator_values', 'budget_lines')"
+        "('initiatives', 'indicators', 'indicator_values', 'budget_lines', 'milestones')"
     )
     op.execute("DROP TRIGGER trg_budget_line_key ON budget_line")
     op.execute("DROP FUNCTION set_budget_line_key()")
     op.drop_column("budget_line", "line_key")
+    op.execute("DROP TRIGGER trg_milestone_key ON milestone")
+    op.execute("DROP FUNCTION set_milestone_key()")
+    op.drop_column("milestone", "milestone_key")

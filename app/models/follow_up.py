@@ -207,6 +207,8 @@ class Milestone(TimestampMixin, Base):
         ForeignKey("action.id", ondelete="RESTRICT"), nullable=False
     )
     position: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The public key "<action code>-<position>", set by a trigger (publication migration 0006).
+    milestone_key: Mapped[str] = mapped_column(Text, nullable=False)
     milestone_date: Mapped[date] = mapped_column(Date, nullable=False)
     date_precision: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str] = mapped_column(Text, nullable=False)

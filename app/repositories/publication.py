@@ -31,7 +31,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import Subquery
 
 from app.models.commune import Commune
-from app.models.follow_up import INDICATOR_LINKS, BudgetLine, Indicator, IndicatorValue
+from app.models.follow_up import INDICATOR_LINKS, BudgetLine, Indicator, IndicatorValue, Milestone
 from app.models.initiative import Initiative, InitiativeStatus
 from app.models.initiative import initiative_action as initiative_action_table
 from app.models.plan import ACTION_STATUS_LABELS_FR, Action, Ambition, Axis, Objective
@@ -277,6 +277,25 @@ def budget_line_rows() -> Select[Any]:
         BudgetLine.line_key.label(ORDER),
     ]
     return select(*columns).join(Action, Action.id == BudgetLine.action_id)
+
+
+def milestone_rows() -> Select[Any]:
+    columns: list[Any] = [
+        Milestone.milestone_key.label("milestone_key"),
+        Action.code.label("action_code"),
+        Milestone.position.label("position"),
+        Milestone.milestone_date.label("milestone_date"),
+        Milestone.date_precision.label("date_precision"),
+        Milestone.title.label("title"),
+        Milestone.description.label("description"),
+        Milestone.status.label("status"),
+        Milestone.reached.label("reached"),
+        Milestone.progress.label("progress"),
+        Milestone.source_excerpt.label("source_excerpt"),
+        Milestone.updated_at.label("updated_at"),
+        Milestone.milestone_key.label(ORDER),
+    ]
+    return select(*columns).join(Action, Action.id == Milestone.action_id)
 
 
 # --- formatting --------------------------------------------------------------------------------

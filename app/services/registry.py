@@ -670,5 +670,65 @@ for _spec in (
         keywords=(*PLAN_KEYWORDS, "budget"),
         themes=(GOVERNMENT, REGIONS),
     ),
+    DatasetSpec(
+        identifier="milestones",
+        title="Jalons des actions du projet de territoire — {territory}",
+        description=(
+            "Les étapes du calendrier public des actions du projet de territoire : date, "
+            "intitulé, statut pris par l'action, atteinte et avancement."
+        ),
+        key="milestone_key",
+        columns=(
+            Column(
+                "milestone_key",
+                "string",
+                "Clé",
+                "Clé publique du jalon : code de l'action et rang du jalon.",
+                required=True,
+                unique=True,
+                pattern=r"^[1-9][0-9.]*-[1-9][0-9]*$",
+                example="1.2.1.1-1",
+            ),
+            Column(
+                "action_code",
+                "string",
+                "Code de l'action",
+                "Code de l'action dont c'est un jalon.",
+                required=True,
+                pattern=_code("action", 4),
+            ),
+            Column("position", "integer", "Rang", "Rang du jalon.", required=True, minimum=1),
+            Column("milestone_date", "date", "Date", "Date du jalon (ISO 8601).", required=True),
+            Column(
+                "date_precision",
+                "string",
+                "Précision de la date",
+                "Partie connue de la date : jour, mois ou année.",
+                enum=tuple(p.value for p in DatePrecision),
+            ),
+            Column("title", "string", "Intitulé", "Intitulé du jalon.", required=True),
+            Column("description", "string", "Description", "Description du jalon."),
+            Column(
+                "status",
+                "string",
+                "Statut",
+                "Statut que prend l'action à ce jalon.",
+                enum=tuple(s.value for s in ActionStatus),
+            ),
+            Column("reached", "boolean", "Atteint", "Le jalon est-il atteint ?", required=True),
+            Column("progress", "number", "Avancement", "Avancement de l'action (%).", minimum=0),
+            Column(
+                "source_excerpt",
+                "string",
+                "Extrait de la source",
+                "Passage du document source dont le jalon est tiré.",
+            ),
+            UPDATED_AT,
+        ),
+        rows=rows.milestone_rows,
+        tables=("milestone",),
+        keywords=(*PLAN_KEYWORDS, "calendrier"),
+        themes=(GOVERNMENT, REGIONS),
+    ),
 ):
     REGISTRY.register(_spec)

@@ -55,6 +55,8 @@ async def test_every_csv_validates_against_its_table_schema(
     assert rows
     assert list(rows[0]) == [field["name"] for field in schema["fields"]]
     assert schema["primaryKey"] == [REGISTRY.get(dataset).key]  # type: ignore[union-attr]
+    if dataset == "milestones":
+        assert all(row["milestone_key"].endswith(f"-{row['position']}") for row in rows)
     if dataset == "budget_lines":
         assert rows[0]["line_key"] == "1.2.1.1-2025-investment"
         assert rows[0]["action_code"] == "1.2.1.1"
