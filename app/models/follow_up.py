@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin
-from app.models.plan import ActionStatus
+from app.models.plan import ActionStatus, search_index
 
 INDICATOR_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
 
@@ -67,6 +67,7 @@ class Indicator(TimestampMixin, Base):
         CheckConstraint(f"code ~ '{INDICATOR_CODE_PATTERN}'", name="code_format"),
         CheckConstraint(_known("direction", Direction), name="direction_known"),
         CheckConstraint(_known("frequency", Frequency), name="frequency_known"),
+        search_index("indicator", title="name"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -175,6 +176,9 @@ class BudgetLine(TimestampMixin, Base):
     )
     year: Mapped[int] = mapped_column(Integer, nullable=False)
     nature: Mapped[str] = mapped_column(Text, nullable=False)
+    # The public key "<action code>-<year>-<nature>", set by a trigger (publication migration
+    # 0006): the change log records a change under a column of the row itself.
+    line_key: Mapped[str] = mapped_column(Text, nullable=False)
     planned: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     actual: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     comment: Mapped[str | None] = mapped_column(Text)
@@ -203,6 +207,8 @@ class Milestone(TimestampMixin, Base):
         ForeignKey("action.id", ondelete="RESTRICT"), nullable=False
     )
     position: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The public key "<action code>-<position>", set by a trigger (publication migration 0006).
+    milestone_key: Mapped[str] = mapped_column(Text, nullable=False)
     milestone_date: Mapped[date] = mapped_column(Date, nullable=False)
     date_precision: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str] = mapped_column(Text, nullable=False)

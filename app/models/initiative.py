@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin
+from app.models.plan import search_index
 
 
 class InitiativeStatus(enum.StrEnum):
@@ -57,6 +58,7 @@ class Initiative(TimestampMixin, Base):
         ),
         Index("ix_initiative_geometry", "geometry", postgresql_using="gist"),
         Index("ix_initiative_updated_at", "updated_at", "id"),
+        search_index("initiative"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -73,8 +73,10 @@ SEARCH_VECTOR = (
 )
 
 
-def search_index(table: str) -> Index:
-    return Index(f"ix_{table}_search", text(SEARCH_VECTOR), postgresql_using="gin")
+def search_index(table: str, title: str = "title") -> Index:
+    """The GIN index of a table's search expression (`title`: the column holding its title)."""
+    expression = SEARCH_VECTOR.replace("title", title)
+    return Index(f"ix_{table}_search", text(expression), postgresql_using="gin")
 
 
 def code_check(depth: int) -> str:

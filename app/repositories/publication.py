@@ -31,6 +31,9 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import Subquery
 
 from app.models.commune import Commune
+from app.models.follow_up import INDICATOR_LINKS, BudgetLine, Indicator, IndicatorValue, Milestone
+from app.models.initiative import Initiative, InitiativeStatus
+from app.models.initiative import initiative_action as initiative_action_table
 from app.models.plan import ACTION_STATUS_LABELS_FR, Action, Ambition, Axis, Objective
 from app.models.plan import action_commune as action_commune_table
 from app.models.publication import DatasetVersion
@@ -173,6 +176,126 @@ def action_rows() -> Select[Any]:
         .join(Ambition, Ambition.id == Objective.ambition_id)
         .join(Axis, Axis.id == Ambition.axis_id)
     )
+
+
+def _codes(column: Any, where: Any, model: Any = None, on: Any = None) -> Any:
+    """The sorted array of linked codes (empty, not null, when there is none)."""
+    query = select(
+        func.coalesce(
+            func.array_agg(aggregate_order_by(column, column)),
+            cast(literal_column("'{}'"), Action.partners.type),
+        )
+    )
+    if model is not None:
+        query = query.select_from(model).join(on[0], on[1])
+    return query.where(where).scalar_subquery()
+
+
+def initiative_rows() -> Select[Any]:
+    """Published initiatives only. The private `contact` column is never selected."""
+    link = aliased(initiative_action_table)
+    return select(
+        cast(Initiative.id, Text).label("id"),
+        Initiative.reference.label("reference"),
+        Initiative.title.label("title"),
+        Initiative.description.label("description"),
+        Initiative.category.label("category"),
+        Initiative.commune_insee.label("commune_insee"),
+        Initiative.location_precision.label("location_precision"),
+        Initiative.author_name.label("author_name"),
+        _codes(link.c.action_code, link.c.initiative_id == Initiative.id).label("actions"),
+        Initiative.source_excerpt.label("source_excerpt"),
+        Initiative.published_at.label("published_at"),
+        Initiative.updated_at.label("updated_at"),
+        Initiative.geometry.label("geometry"),
+        Initiative.id.label(ORDER),
+    ).where(Initiative.status == InitiativeStatus.published.value)
+
+
+def _indicator_links(level: str, model: type[Ambition | Objective | Action]) -> Any:
+    link = INDICATOR_LINKS[level]
+    return _codes(
+        model.code,
+        link.c.indicator_id == Indicator.id,
+        link,
+        (model, model.id == link.c[f"{level}_id"]),
+    )
+
+
+def indicator_rows() -> Select[Any]:
+    columns: list[Any] = [
+        Indicator.code.label("code"),
+        Indicator.name.label("name"),
+        Indicator.description.label("description"),
+        Indicator.unit.label("unit"),
+        Indicator.direction.label("direction"),
+        Indicator.frequency.label("frequency"),
+        Indicator.source_producer.label("source_producer"),
+        Indicator.source_method.label("source_method"),
+        Indicator.source_limits.label("source_limits"),
+        Indicator.source_url.label("source_url"),
+        Indicator.source_excerpt.label("source_excerpt"),
+        _indicator_links("ambition", Ambition).label("ambitions"),
+        _indicator_links("objective", Objective).label("objectives"),
+        _indicator_links("action", Action).label("actions"),
+        Indicator.updated_at.label("updated_at"),
+        Indicator.code.label(ORDER),
+    ]
+    return select(*columns)
+
+
+def indicator_value_rows() -> Select[Any]:
+    columns: list[Any] = [
+        cast(IndicatorValue.id, Text).label("id"),
+        Indicator.code.label("indicator_code"),
+        IndicatorValue.kind.label("kind"),
+        IndicatorValue.period_start.label("period_start"),
+        IndicatorValue.period_end.label("period_end"),
+        IndicatorValue.period_label.label("period_label"),
+        IndicatorValue.value.label("value"),
+        IndicatorValue.commune_insee.label("commune_insee"),
+        IndicatorValue.comment.label("comment"),
+        IndicatorValue.source.label("source"),
+        IndicatorValue.source_excerpt.label("source_excerpt"),
+        IndicatorValue.updated_at.label("updated_at"),
+        IndicatorValue.id.label(ORDER),
+    ]
+    return select(*columns).join(Indicator, Indicator.id == IndicatorValue.indicator_id)
+
+
+def budget_line_rows() -> Select[Any]:
+    columns: list[Any] = [
+        BudgetLine.line_key.label("line_key"),
+        Action.code.label("action_code"),
+        BudgetLine.year.label("year"),
+        BudgetLine.nature.label("nature"),
+        BudgetLine.planned.label("planned"),
+        BudgetLine.actual.label("actual"),
+        BudgetLine.comment.label("comment"),
+        BudgetLine.source_excerpt.label("source_excerpt"),
+        BudgetLine.updated_at.label("updated_at"),
+        BudgetLine.line_key.label(ORDER),
+    ]
+    return select(*columns).join(Action, Action.id == BudgetLine.action_id)
+
+
+def milestone_rows() -> Select[Any]:
+    columns: list[Any] = [
+        Milestone.milestone_key.label("milestone_key"),
+        Action.code.label("action_code"),
+        Milestone.position.label("position"),
+        Milestone.milestone_date.label("milestone_date"),
+        Milestone.date_precision.label("date_precision"),
+        Milestone.title.label("title"),
+        Milestone.description.label("description"),
+        Milestone.status.label("status"),
+        Milestone.reached.label("reached"),
+        Milestone.progress.label("progress"),
+        Milestone.source_excerpt.label("source_excerpt"),
+        Milestone.updated_at.label("updated_at"),
+        Milestone.milestone_key.label(ORDER),
+    ]
+    return select(*columns).join(Action, Action.id == Milestone.action_id)
 
 
 # --- formatting --------------------------------------------------------------------------------

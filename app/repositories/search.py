@@ -14,6 +14,7 @@ from sqlalchemy import (
     Float,
     Integer,
     Select,
+    Text,
     cast,
     func,
     literal,
@@ -24,9 +25,11 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.models.follow_up import Indicator
+from app.models.initiative import Initiative, InitiativeStatus
 from app.models.plan import Action, Ambition, Axis, Objective
 from app.repositories.plan import _concerns_commune
 
@@ -128,6 +131,45 @@ def _plan_source(model: PlanModel) -> Callable[[SearchFilters], Select[Any] | No
     return build
 
 
+def _initiative_source(filters: SearchFilters) -> Select[Any] | None:
+    """Published initiatives; their axis is their category. (Never the private contact.)"""
+    if filters.ambition or filters.objective or filters.statuses:
+        return None
+    query = select(
+        cast(Initiative.id, Text).label("key"),
+        Initiative.title.label("title"),
+        Initiative.description.label("description"),
+        document(Initiative.title, Initiative.description).label("document"),
+        array([Initiative.id]).label("sort_key"),
+        Initiative.updated_at.label("updated_at"),
+    ).where(Initiative.status == InitiativeStatus.published.value)
+    if filters.axis:
+        query = query.where(Initiative.category == filters.axis)
+    if filters.commune:
+        query = query.where(Initiative.commune_insee == filters.commune)
+    if filters.updated_since:
+        query = query.where(Initiative.updated_at >= filters.updated_since)
+    return query
+
+
+def _indicator_source(filters: SearchFilters) -> Select[Any] | None:
+    if filters.axis or filters.ambition or filters.objective or filters.statuses:
+        return None
+    if filters.commune:
+        return None
+    query = select(
+        Indicator.code.label("key"),
+        Indicator.name.label("title"),
+        Indicator.description.label("description"),
+        document(Indicator.name, Indicator.description).label("document"),
+        array([Indicator.id]).label("sort_key"),
+        Indicator.updated_at.label("updated_at"),
+    )
+    if filters.updated_since:
+        query = query.where(Indicator.updated_at >= filters.updated_since)
+    return query
+
+
 @dataclass
 class SearchSources:
     sources: list[SearchSource] = field(default_factory=list)
@@ -147,6 +189,8 @@ for _dataset, _model in (
     ("actions", Action),
 ):
     SOURCES.register(SearchSource(_dataset, _plan_source(_model)))
+SOURCES.register(SearchSource("initiatives", _initiative_source))
+SOURCES.register(SearchSource("indicators", _indicator_source))
 
 
 @dataclass(frozen=True)

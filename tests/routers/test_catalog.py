@@ -190,7 +190,19 @@ async def test_a_harvester_gets_every_dataset_with_its_files(client: httpx.Async
     harvested = harvest(graph)
     assert set(harvested) == {
         f"246200364-{name}"
-        for name in ("territory", "communes", "axes", "ambitions", "objectives", "actions")
+        for name in (
+            "territory",
+            "communes",
+            "axes",
+            "ambitions",
+            "objectives",
+            "actions",
+            "initiatives",
+            "indicators",
+            "indicator_values",
+            "budget_lines",
+            "milestones",
+        )
     }
     actions = harvested["246200364-actions"]
     assert (
@@ -219,7 +231,7 @@ async def test_a_harvester_gets_every_dataset_with_its_files(client: httpx.Async
 
     for identifier, dataset in harvested.items():
         formats = {resource["format"] for resource in dataset["resources"]}
-        geographic = identifier.endswith("communes")
+        geographic = identifier.endswith(("communes", "initiatives"))
         assert formats == ({"CSV", "JSON", "GEOJSON"} if geographic else {"CSV", "JSON"})
         for resource in dataset["resources"]:
             # The format is in the URL's extension; size and checksum are the download's.
@@ -275,7 +287,7 @@ def pages(graph: Graph) -> Iterator[str]:
 
 
 async def test_a_large_catalog_is_paged_with_hydra(app: Any, client: httpx.AsyncClient) -> None:
-    # Four datasets a page: the harvester follows hydra:next.
+    # Four datasets a page (eleven in all): the harvester follows hydra:next.
     app.state.settings = app.state.settings.model_copy(update={"catalog_page_size": 4})
     for extension in FORMATS:
         url: str | None = f"/v1/catalog.{extension}"
@@ -294,8 +306,8 @@ async def test_a_large_catalog_is_paged_with_hydra(app: Any, client: httpx.Async
             url = following[0] if following else None
             if url is not None:
                 assert url.endswith(f".{extension}?page={count + 1}")
-        assert count == 2
-        assert len(seen) == 6
-    beyond = await client.get("/v1/catalog.ttl?page=3")
+        assert count == 3
+        assert len(seen) == 11
+    beyond = await client.get("/v1/catalog.ttl?page=4")
     assert beyond.status_code == 400
     assert beyond.json()["errors"][0]["name"] == "page"

@@ -54,7 +54,9 @@ async def source(client: httpx.AsyncClient) -> Mirror:
     for spec in REGISTRY:
         response = await client.get(f"/v1/datasets/{spec.identifier}.json")
         assert response.status_code == 200
-        data[spec.identifier] = {str(r[spec.key]): r for r in response.json()}
+        records = {str(r[spec.key]): r for r in response.json()}
+        if records:  # as compact() leaves the mirror
+            data[spec.identifier] = records
     return data
 
 
@@ -233,7 +235,80 @@ async def test_every_published_table_logs_its_changes(session: AsyncSession) -> 
             "JOIN pg_proc p ON p.oid = t.tgfoid WHERE p.proname = 'touch_parent'"
         )
     )
-    assert list(touched.scalars()) == ["action_commune"]
+    assert set(touched.scalars()) == {
+        "action_commune",
+        "initiative_action",
+        "indicator_ambition",
+        "indicator_objective",
+        "indicator_action",
+    }
+
+
+CONTACT = "secret-contact-7f3a@example.org"
+
+
+async def test_the_feed_follows_an_initiative_and_never_gives_its_contact(
+    feed_server: FeedServer,
+) -> None:
+    db = await asyncpg.connect(feed_server.dsn)
+    async with httpx.AsyncClient(base_url=feed_server.url, timeout=30) as client:
+        try:
+            start = (await client.get("/v1/changes?dataset=initiatives&limit=1000")).json()
+            cursor = start["next_cursor"]
+
+            async def insert(title: str) -> str:
+                return str(
+                    await db.fetchval(
+                        "INSERT INTO initiative (title, category, status, location_precision, "
+                        "contact, published_at, geometry) VALUES ($1, '1', 'published', "
+                        "'exact', $2, now(), ST_SetSRID(ST_MakePoint(2.83, 50.43), 4326)) "
+                        "RETURNING id",
+                        title,
+                        CONTACT,
+                    )
+                )
+
+            created = await insert("Jardin partagé (flux)")
+            updated = await insert("Repair café (flux)")
+            deleted = await insert("Troc de graines (flux)")
+            unpublished = await insert("Fresque du climat (flux)")
+            await db.execute(
+                "UPDATE initiative SET title = 'Repair café (flux, modifié)' WHERE id = $1",
+                int(updated),
+            )
+            await db.execute("DELETE FROM initiative WHERE id = $1", int(deleted))
+            await db.execute(
+                "UPDATE initiative SET status = 'submitted' WHERE id = $1", int(unpublished)
+            )
+            response = await client.get(
+                "/v1/changes", params={"dataset": "initiatives", "cursor": cursor, "limit": "1000"}
+            )
+            assert response.status_code == 200
+            assert CONTACT not in response.text
+            changes = response.json()["items"]
+        finally:
+            await db.close()
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for change in changes:
+        by_key.setdefault(change["key"], []).append(change)
+    assert [c["operation"] for c in by_key[created]] == ["insert"]
+    assert by_key[created][0]["record"]["title"] == "Jardin partagé (flux)"
+    assert by_key[created][0]["url"] == f"{feed_server.url}/v1/initiatives/{created}"
+    assert "contact" not in by_key[created][0]["record"]
+    assert [c["operation"] for c in by_key[updated]] == ["insert", "update"]
+    assert by_key[updated][-1]["record"]["title"] == "Repair café (flux, modifié)"
+    assert [c["operation"] for c in by_key[deleted]] == ["insert", "delete"]
+    assert by_key[deleted][-1]["record"] is None
+    # Unpublished: the record is gone from the public data, so a harvester deletes it.
+    assert [c["operation"] for c in by_key[unpublished]] == ["insert", "update"]
+    assert all(c["record"] is None and c["url"] is None for c in by_key[unpublished])
+    mirror: Mirror = {}
+    for change in changes:
+        if change["record"] is None:
+            mirror.pop(change["key"], None)
+        else:
+            mirror[change["key"]] = change["record"]
+    assert set(mirror) == {created, updated}
 
 
 async def test_the_feed_starts_with_everything_published(client: httpx.AsyncClient) -> None:
@@ -259,3 +334,27 @@ async def test_bad_cursors_and_filters(client: httpx.AsyncClient) -> None:
     unknown = await client.get("/v1/changes?dataset=nothing")
     assert unknown.status_code == 400
     assert "actions" in unknown.json()["detail"]
+
+
+async def test_a_budget_line_whose_key_changes_is_deleted_under_its_old_key(
+    feed_server: FeedServer,
+) -> None:
+    db = await asyncpg.connect(feed_server.dsn)
+    async with httpx.AsyncClient(base_url=feed_server.url, timeout=30) as client:
+        try:
+            mirror: Mirror = {}
+            cursor = await sync(client, mirror, None)
+            line = await db.fetchval(
+                "INSERT INTO budget_line (action_id, year, nature, planned) "
+                "SELECT id, 2024, 'operating', 10 FROM action WHERE code = '1.2.1.1' "
+                "RETURNING line_key"
+            )
+            assert line == "1.2.1.1-2024-operating"
+            cursor = await sync(client, mirror, cursor)
+            assert set(mirror["budget_lines"]) == {line}
+            await db.execute("UPDATE budget_line SET year = 2026 WHERE line_key = $1", line)
+            await sync(client, mirror, cursor)
+            assert set(mirror["budget_lines"]) == {"1.2.1.1-2026-operating"}
+            assert mirror["budget_lines"]["1.2.1.1-2026-operating"]["year"] == 2026
+        finally:
+            await db.close()

@@ -38,8 +38,15 @@ def frictionless_errors(folder: Path, name: str, body: bytes, schema: dict[str, 
 
 @pytest.mark.parametrize("dataset", DATASETS)
 async def test_every_csv_validates_against_its_table_schema(
-    client: httpx.AsyncClient, tmp_path: Path, dataset: str
+    client: httpx.AsyncClient, session: AsyncSession, tmp_path: Path, dataset: str
 ) -> None:
+    if dataset == "budget_lines":  # the CALL dataset has none
+        await session.execute(
+            text(
+                "INSERT INTO budget_line (action_id, year, nature, planned, actual) "
+                "SELECT id, 2025, 'investment', 1000.5, 800 FROM action WHERE code = '1.2.1.1'"
+            )
+        )
     response = await download(client, f"/v1/datasets/{dataset}.csv")
     assert response.headers["content-type"] == "text/csv; charset=utf-8; header=present"
     schema = (await client.get(f"/v1/schemas/{dataset}.json")).json()
@@ -48,6 +55,12 @@ async def test_every_csv_validates_against_its_table_schema(
     assert rows
     assert list(rows[0]) == [field["name"] for field in schema["fields"]]
     assert schema["primaryKey"] == [REGISTRY.get(dataset).key]  # type: ignore[union-attr]
+    if dataset == "milestones":
+        assert all(row["milestone_key"].endswith(f"-{row['position']}") for row in rows)
+    if dataset == "budget_lines":
+        assert rows[0]["line_key"] == "1.2.1.1-2025-investment"
+        assert rows[0]["action_code"] == "1.2.1.1"
+        assert rows[0]["planned"] == "1000.50"
 
 
 async def test_the_validation_catches_a_broken_file(
@@ -167,3 +180,42 @@ async def test_unknown_datasets(client: httpx.AsyncClient) -> None:
         response = await client.get(url)
         assert response.status_code == 404, url
         assert "actions" in response.json()["detail"]
+
+
+CONTACT = "secret-contact-9c2e@example.org"
+
+
+async def test_initiatives_are_published_without_their_contact(
+    client: httpx.AsyncClient, session: AsyncSession, tmp_path: Path
+) -> None:
+    for title, status in (("Visible (export)", "published"), ("Caché (export)", "submitted")):
+        await session.execute(
+            text(
+                "INSERT INTO initiative (title, category, status, location_precision, contact, "
+                "published_at, geometry) VALUES (:title, '1', :status, 'exact', :contact, "
+                "now(), ST_SetSRID(ST_MakePoint(2.83, 50.43), 4326))"
+            ),
+            {"title": title, "status": status, "contact": CONTACT},
+        )
+    bodies = [
+        (await download(client, f"/v1/datasets/initiatives.{extension}")).text
+        for extension in ("csv", "json", "geojson")
+    ]
+    bodies.append((await client.get("/v1/schemas/initiatives.json")).text)
+    bodies.append((await client.get("/v1/catalog.ttl")).text)
+    for body in bodies:
+        assert CONTACT not in body
+    assert "contact" not in bodies[0].splitlines()[0]
+    assert all("contact" not in record for record in json.loads(bodies[1]))
+    assert "Visible (export)" in bodies[0]
+    assert "Caché (export)" not in bodies[0] + bodies[1] + bodies[2]
+    schema = (await client.get("/v1/schemas/initiatives.json")).json()
+    body = (await download(client, "/v1/datasets/initiatives.csv")).content
+    assert frictionless_errors(tmp_path, "initiatives", body, schema) == []
+    collection = json.loads(bodies[2])
+    assert collection["type"] == "FeatureCollection"
+    (visible,) = [
+        f for f in collection["features"] if f["properties"]["title"] == "Visible (export)"
+    ]
+    assert visible["geometry"] == {"type": "Point", "coordinates": [2.83, 50.43]}
+    assert "contact" not in visible["properties"]

@@ -122,3 +122,41 @@ async def test_nothing_to_search_is_a_400(client: httpx.AsyncClient, query: str)
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["errors"][0]["name"] == "q"
+
+
+async def test_initiatives_and_indicators_are_searched(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    secret = "zorglub-contact@example.org"
+    for title, status in (("Grainothèque zorglub", "published"), ("Zorglub caché", "submitted")):
+        await session.execute(
+            text(
+                "INSERT INTO initiative (title, category, status, location_precision, contact, "
+                "published_at, geometry) VALUES (:title, '1', :status, 'exact', :contact, "
+                "now(), ST_SetSRID(ST_MakePoint(2.83, 50.43), 4326))"
+            ),
+            {"title": title, "status": status, "contact": secret},
+        )
+    response = await client.get("/v1/search", params={"q": "zorglub", "limit": "1000"})
+    assert secret not in response.text
+    (hit,) = response.json()["items"]
+    assert hit["dataset"] == "initiatives"
+    assert hit["title"] == "Grainothèque zorglub"
+    assert hit["url"] == f"http://testserver/v1/initiatives/{hit['key']}"
+    # Filters that initiatives cannot satisfy leave them out; their axis is their category.
+    assert await search_with(client, "zorglub", axis="1")
+    assert not await search_with(client, "zorglub", axis="2")
+    assert not await search_with(client, "zorglub", ambition="1.1")
+
+    hits = await search(client, "intervalle passages bulles")
+    assert {h["dataset"] for h in hits} == {"indicators"}
+    assert len(hits) == 2
+    assert all(h["url"] == f"http://testserver/v1/indicators/{h['key']}" for h in hits)
+
+
+async def search_with(client: httpx.AsyncClient, query: str, **filters: str) -> list[object]:
+    params = {"q": query, "limit": "1000", **filters}
+    response = await client.get("/v1/search", params=params)
+    assert response.status_code == 200, response.text
+    items: list[object] = response.json()["items"]
+    return items
