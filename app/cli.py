@@ -5,6 +5,9 @@ territoire export PATH                    the whole plan to PATH.xlsx, or to a f
 territoire import PATH [--dry-run]        a workbook or CSV folder back, checked first, upserted
 territoire synthetic FOLDER [--load]      a synthetic full-size plan, for tests and benchmarks
 territoire synthesize --count N           replace the synthetic initiatives (load tests, benchmarks)
+territoire keys create NAME --scope S...  a new API key, shown once (editor, moderator, admin)
+territoire keys list [--all]              the keys (never their secret); --all with revoked ones
+territoire keys revoke ID                 revoke a key at once
 """
 
 import argparse
@@ -15,9 +18,13 @@ from pathlib import Path
 
 from app.config import Settings, get_settings
 from app.db import create_database
+from app.errors import NotFoundError
+from app.models.participation import Scope
+from app.repositories import keys as key_repository
 from app.repositories import synthetic as synthetic_initiatives
 from app.repositories.dataset import Changes
-from app.services import spreadsheet
+from app.repositories.keys import set_actor
+from app.services import keys, spreadsheet
 from app.services.dataset import DatasetError, LoadReport, load_dataset, read_dataset
 from app.services.spreadsheet import Parsed, SpreadsheetError
 
@@ -30,6 +37,7 @@ async def load_folder(folder: Path, dry_run: bool, settings: Settings | None = N
     database = create_database(settings or get_settings())
     try:
         async with database.sessionmaker() as session, session.begin():
+            await set_actor(session, "cli:load")
             report = await load_dataset(session, dataset)
             if dry_run:
                 await session.rollback()
@@ -50,6 +58,39 @@ async def synthesize(
                 return removed, 0, 0
             inserted, linked = await synthetic_initiatives.generate(session, count, seed)
         return removed, inserted, linked
+    finally:
+        await database.dispose()
+
+
+async def keys_command(
+    action: str, arguments: argparse.Namespace, settings: Settings | None = None
+) -> int:
+    database = create_database(settings or get_settings())
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            await set_actor(session, "cli:keys")
+            if action == "create":
+                try:
+                    made = await keys.create_key(session, arguments.name, arguments.scope, "cli")
+                except ValueError as error:
+                    print(f"territoire keys create: {error}", file=sys.stderr)
+                    return 2
+                print(f"key {made.key.id} '{made.key.name}' ({', '.join(made.key.scopes)})")
+                print("the key (shown only now; store it safely):", file=sys.stderr)
+                print(made.secret)
+                return 0
+            if action == "revoke":
+                try:
+                    key = await keys.revoke_key(session, arguments.id)
+                except NotFoundError as error:
+                    print(f"territoire keys revoke: {error.detail}", file=sys.stderr)
+                    return 1
+                print(f"key {key.id} '{key.name}' revoked at {key.revoked_at:%Y-%m-%dT%H:%M:%SZ}")
+                return 0
+            for key in await key_repository.list_keys(session, include_revoked=arguments.all):
+                state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+                print(f"{key.id:5} {key.prefix}…  {','.join(key.scopes):24} {state:18} {key.name}")
+            return 0
     finally:
         await database.dispose()
 
@@ -79,6 +120,7 @@ async def _import(parsed: Parsed, dry_run: bool, settings: Settings | None) -> d
     database = create_database(settings or get_settings())
     try:
         async with database.sessionmaker() as session, session.begin():
+            await set_actor(session, "cli:import")
             changes = await spreadsheet.import_records(session, parsed)
             if dry_run:
                 await session.rollback()
@@ -104,10 +146,10 @@ def _print_changes(changes: Mapping[str, Changes], dry_run: bool) -> None:
             f"{table:15} {found.created:5} created {found.updated:5} updated "
             f"{found.deleted:5} deleted {found.unchanged:5} unchanged"
         )
-        for label, keys in (("created", found.created_keys), ("updated", found.updated_keys)):
-            if keys:
-                shown = ", ".join(keys[:10]) + (
-                    f" and {len(keys) - 10} more" if len(keys) > 10 else ""
+        for label, named in (("created", found.created_keys), ("updated", found.updated_keys)):
+            if named:
+                shown = ", ".join(named[:10]) + (
+                    f" and {len(named) - 10} more" if len(named) > 10 else ""
                 )
                 print(f"{'':15} {label}: {shown}")
     changed = any(c.created or c.updated or c.deleted for c in changes.values())
@@ -157,7 +199,25 @@ def main(argv: list[str] | None = None) -> int:
     generator.add_argument("--count", type=int, default=1_000_000)
     generator.add_argument("--seed", type=int, default=42)
     generator.add_argument("--remove", action="store_true", help="only remove them")
+    key_commands = commands.add_parser("keys", help="create, list and revoke API keys")
+    key_actions = key_commands.add_subparsers(dest="action", required=True)
+    create = key_actions.add_parser("create", help="a new key, printed once on stdout")
+    create.add_argument("name", help="who or what holds the key")
+    create.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        choices=[scope.value for scope in Scope],
+        help="repeat for several scopes",
+    )
+    listed = key_actions.add_parser("list", help="the keys, never their secret")
+    listed.add_argument("--all", action="store_true", help="revoked keys too")
+    revoke = key_actions.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("id", type=int)
     arguments = parser.parse_args(argv)
+
+    if arguments.command == "keys":
+        return asyncio.run(keys_command(arguments.action, arguments))
 
     if arguments.command == "load":
         return _load(arguments.folder, arguments.dry_run)

@@ -21,10 +21,17 @@ class DomainError(Exception):
     slug: str = "bad-request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str, *, errors: Sequence[InvalidField] = ()) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Sequence[InvalidField] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = list(errors)
+        self.headers = dict(headers or {})
 
 
 class NotFoundError(DomainError):
@@ -45,6 +52,29 @@ class InvalidParameterError(DomainError):
         )
 
 
+class AuthenticationError(DomainError):
+    """No usable credentials where a key is required: missing, malformed, unknown or revoked."""
+
+    status = 401
+    slug = "unauthenticated"
+    title = "Authentication required"
+
+    def __init__(self, detail: str, *, error: str | None = "invalid_token") -> None:
+        # RFC 6750: no error code when no credentials were sent at all.
+        challenge = 'Bearer realm="territoire"'
+        if error:
+            challenge += f', error="{error}"'
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+
+
+class PermissionDeniedError(DomainError):
+    """A valid key without the scope the operation needs."""
+
+    status = 403
+    slug = "forbidden"
+    title = "Not allowed"
+
+
 class ServiceUnavailableError(DomainError):
     status = 503
     slug = "service-unavailable"
@@ -61,6 +91,13 @@ PROBLEM_TYPES: dict[str, str] = {
     "invalid-geometry": (
         "A geometry is malformed, invalid, empty, has too many vertices or lies outside the "
         "territory; `detail` says which."
+    ),
+    AuthenticationError.slug: (
+        "The operation needs an API key (`Authorization: Bearer <key>`); none was sent, or the "
+        "one sent is malformed, unknown or revoked."
+    ),
+    PermissionDeniedError.slug: (
+        "The API key is valid but lacks the scope the operation needs (editor, moderator, admin)."
     ),
     ServiceUnavailableError.slug: "A dependency (the database) does not answer; retry later.",
     "internal-error": "An unexpected error on the server; it has been logged.",
@@ -127,7 +164,7 @@ async def handle_validation_error(request: Request, exc: Exception) -> Response:
 
 async def handle_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
-    return problem_response(
+    response = problem_response(
         Problem(
             type=problem_type(exc.slug),
             title=exc.title,
@@ -137,6 +174,9 @@ async def handle_domain_error(request: Request, exc: Exception) -> Response:
             errors=exc.errors or None,
         )
     )
+    for name, value in exc.headers.items():
+        response.headers[name] = value
+    return response
 
 
 async def handle_http_error(request: Request, exc: Exception) -> Response:
@@ -191,9 +231,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
+    "AuthenticationError",
     "DomainError",
     "InvalidParameterError",
     "NotFoundError",
+    "PermissionDeniedError",
     "ServiceUnavailableError",
     "install_error_handlers",
 ]

@@ -12,6 +12,7 @@ from app.models.follow_up import (
     indicator_objective,
 )
 from app.models.initiative import Initiative, initiative_action
+from app.models.participation import ApiKey, AuditLog, Scope
 from app.models.plan import Action, Ambition, Axis, Objective, action_commune
 from app.models.publication import ChangeLog, DatasetVersion
 from app.models.territory import Territory
@@ -19,6 +20,8 @@ from app.models.territory import Territory
 __all__ = [
     "Action",
     "Ambition",
+    "ApiKey",
+    "AuditLog",
     "Axis",
     "Base",
     "BudgetLine",
@@ -30,6 +33,7 @@ __all__ = [
     "Initiative",
     "Milestone",
     "Objective",
+    "Scope",
     "Territory",
     "action_commune",
     "indicator_action",

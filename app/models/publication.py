@@ -12,9 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.models.base import Base
 
 OPERATIONS = ("insert", "update", "delete")
-# Written only by the triggers of published tables, in the same transaction: those notify the
-# response cache already, so these two do not.
-TRIGGER_WRITTEN_TABLES = ("change_log", "dataset_version")
+# Written only by the triggers of other tables, in the same transaction: those notify the
+# response cache already, so these do not.
+TRIGGER_WRITTEN_TABLES = ("audit_log", "change_log", "dataset_version")
 
 
 class ChangeLog(Base):

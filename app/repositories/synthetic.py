@@ -84,6 +84,7 @@ _LINK = text(
 
 
 async def remove(session: AsyncSession) -> int:
+    await session.execute(text("SET LOCAL territoire.audit = 'off'"))
     result = await session.execute(
         text("DELETE FROM initiative WHERE reference LIKE :pattern"), {"pattern": PREFIX + "%"}
     )
@@ -94,6 +95,8 @@ async def generate(session: AsyncSession, count: int, seed: int) -> tuple[int, i
     """Insert `count` synthetic initiatives; the number inserted and of action links made."""
     await session.execute(text("SET LOCAL synchronous_commit = off"))
     await session.execute(text("SET LOCAL statement_timeout = 0"))
+    # Made-up rows for load tests: not worth an audit trail of a million entries.
+    await session.execute(text("SET LOCAL territoire.audit = 'off'"))
     inserted = await session.execute(
         _GENERATE,
         {"count": count, "seed": seed, "prefix": PREFIX, "descriptions": _DESCRIPTIONS},

@@ -50,12 +50,12 @@ async def dump(url: str) -> dict[str, list[str]]:
             for table in list(tables):
                 rows = await connection.execute(text(f"SELECT t::text FROM {table} t ORDER BY 1"))
                 found[table] = list(rows.scalars())
-            # The change log's sequence moves even in a rolled-back transaction (its triggers
-            # fire); gaps in it are harmless, its rows are compared above.
+            # The change and audit logs' sequences move even in a rolled-back transaction
+            # (their triggers fire); gaps there are harmless, their rows are compared above.
             sequences = await connection.execute(
                 text(
-                    "SELECT sequencename, last_value FROM pg_sequences "
-                    "WHERE sequencename <> 'change_log_id_seq' ORDER BY 1"
+                    "SELECT sequencename, last_value FROM pg_sequences WHERE sequencename "
+                    "NOT IN ('change_log_id_seq', 'audit_log_id_seq') ORDER BY 1"
                 )
             )
             found["sequences"] = [f"{name} {value}" for name, value in sequences]

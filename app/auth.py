@@ -1,0 +1,44 @@
+"""Authentication of writes: `Authorization: Bearer <key>`, the scope each route needs.
+
+Reading public data needs no key. A route that writes declares `Depends(require(Scope.x))`: the
+dependency checks the key in the request's own transaction and names the caller as the
+transaction's actor, so the audit log and the change log record who wrote.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
+
+from app.db import SessionDep
+from app.models.participation import Scope
+from app.repositories.keys import set_actor
+from app.services.keys import Caller, authenticate, authorize
+
+# Declares the scheme in the OpenAPI document (client generators read it); the header itself is
+# parsed by the service, which tells a missing key from a malformed one.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    bearerFormat="trk_…",
+    description="An API key, created by an admin (`territoire keys create` or `POST /v1/keys`).",
+)
+
+
+def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
+    async def caller(
+        request: Request, session: SessionDep, _: Annotated[object, Depends(bearer_scheme)]
+    ) -> Caller:
+        found = await authenticate(session, request.headers.get("authorization"))
+        authorize(found, scope)
+        await set_actor(session, found.actor)
+        return found
+
+    caller.__name__ = f"require_{scope.value}"
+    return caller
+
+
+EditorDep = Annotated[Caller, Depends(require(Scope.editor))]
+ModeratorDep = Annotated[Caller, Depends(require(Scope.moderator))]
+AdminDep = Annotated[Caller, Depends(require(Scope.admin))]
