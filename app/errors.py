@@ -75,6 +75,18 @@ class PermissionDeniedError(DomainError):
     title = "Not allowed"
 
 
+class PreconditionRequiredError(DomainError):
+    status = 428
+    slug = "precondition-required"
+    title = "Precondition required"
+
+
+class PreconditionFailedError(DomainError):
+    status = 412
+    slug = "precondition-failed"
+    title = "Precondition failed"
+
+
 class ServiceUnavailableError(DomainError):
     status = 503
     slug = "service-unavailable"
@@ -98,6 +110,14 @@ PROBLEM_TYPES: dict[str, str] = {
     ),
     PermissionDeniedError.slug: (
         "The API key is valid but lacks the scope the operation needs (editor, moderator, admin)."
+    ),
+    PreconditionRequiredError.slug: (
+        "An update must say which version it changes: send `If-Match` with the ETag of your "
+        "last GET of the resource."
+    ),
+    PreconditionFailedError.slug: (
+        "The resource changed since the ETag sent in `If-Match` was read: GET it again, "
+        "re-apply your change and retry."
     ),
     ServiceUnavailableError.slug: "A dependency (the database) does not answer; retry later.",
     "internal-error": "An unexpected error on the server; it has been logged.",
@@ -236,6 +256,8 @@ __all__ = [
     "InvalidParameterError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PreconditionFailedError",
+    "PreconditionRequiredError",
     "ServiceUnavailableError",
     "install_error_handlers",
 ]

@@ -209,7 +209,40 @@ _CORS_READ = [
 ]
 
 
-def _read_headers(scope: Scope) -> dict[bytes, bytes]:
+def version_token(
+    policy: CachingPolicy, versions: Mapping[str, VersionRow], wanted: tuple[str, ...] | None
+) -> tuple[bytes, datetime]:
+    """The part of a /v1/ ETag that comes from the data: the versions of the datasets read (all
+    of them when `wanted` is None), with the code and settings; and their latest change."""
+    rows = [row for name, row in sorted(versions.items()) if wanted is None or name in wanted]
+    digest = hashlib.sha256(policy.fingerprint.encode())
+    for row in rows:
+        digest.update(f"\0{row.dataset}:{row.version}:{row.modified_at.isoformat()}".encode())
+    last_modified = max((row.modified_at for row in rows), default=None)
+    return digest.digest(), last_modified or policy.started_at
+
+
+def variant_etag(
+    token: bytes, scope: Scope, headers: Mapping[bytes, bytes], gzip_variant: bool
+) -> str:
+    """The ETag of one representation: the data's token, the URL and what the body depends on."""
+    digest = hashlib.blake2b(token, digest_size=20)
+    for part in (
+        scope.get("root_path", "").encode(),
+        scope.get("raw_path") or scope["path"].encode(),
+        scope.get("query_string", b""),
+        scope.get("scheme", "http").encode(),
+        headers.get(b"host", b""),
+        headers.get(b"x-forwarded-host", b""),
+        headers.get(b"x-forwarded-proto", b""),
+        headers.get(b"accept", b""),
+        b"gzip" if gzip_variant else b"identity",
+    ):
+        digest.update(b"\0" + part)
+    return f'"{digest.hexdigest()}"'
+
+
+def read_headers(scope: Scope) -> dict[bytes, bytes]:
     found: dict[bytes, bytes] = {}
     for name, value in scope["headers"]:
         if name in _READ:
@@ -234,7 +267,7 @@ class HttpCachingMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = _read_headers(scope)
+        headers = read_headers(scope)
         method = scope["method"]
         if method == "OPTIONS" and b"access-control-request-method" in headers:
             await self._preflight(scope, headers, send)
@@ -278,12 +311,7 @@ class HttpCachingMiddleware:
         entry = self._tokens.get(key)
         if entry is not None and entry[0] is versions:
             return entry[1], entry[2]
-        rows = [row for name, row in sorted(versions.items()) if wanted is None or name in wanted]
-        digest = hashlib.sha256(self.policy.fingerprint.encode())
-        for row in rows:
-            digest.update(f"\0{row.dataset}:{row.version}:{row.modified_at.isoformat()}".encode())
-        last_modified = max((row.modified_at for row in rows), default=None)
-        token, modified = digest.digest(), last_modified or self.policy.started_at
+        token, modified = version_token(self.policy, versions, wanted)
         if len(self._tokens) > 256:
             self._tokens.clear()
         self._tokens[key] = (versions, token, modified)
@@ -295,20 +323,7 @@ class HttpCachingMiddleware:
         versions = await self.versions.current()
         token, last_modified = self._token(versions, self.policy.datasets_read(scope["path"]))
         gzip_variant = accepts_gzip(headers.get(b"accept-encoding", b"").decode("latin-1"))
-        digest = hashlib.blake2b(token, digest_size=20)
-        for part in (
-            scope.get("root_path", "").encode(),
-            scope.get("raw_path") or scope["path"].encode(),
-            scope.get("query_string", b""),
-            scope.get("scheme", "http").encode(),
-            headers.get(b"host", b""),
-            headers.get(b"x-forwarded-host", b""),
-            headers.get(b"x-forwarded-proto", b""),
-            headers.get(b"accept", b""),
-            b"gzip" if gzip_variant else b"identity",
-        ):
-            digest.update(b"\0" + part)
-        return f'"{digest.hexdigest()}"', last_modified
+        return variant_etag(token, scope, headers, gzip_variant), last_modified
 
     def _cache_control(self, path: str) -> bytes:
         if path.startswith("/v1/") and not path.startswith(self.policy.body_validated):

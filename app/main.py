@@ -168,17 +168,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             ResponseCacheMiddleware, cache=cache, prefixes=("/v1/",), exclude=BODY_VALIDATED
         )
-    app.add_middleware(
-        HttpCachingMiddleware,
-        versions=versions,
-        policy=CachingPolicy(
-            fingerprint=code_fingerprint(settings),
-            started_at=datetime.now(UTC),
-            max_age=settings.http_max_age,
-            write_origins=frozenset(settings.cors_write_origins),
-            datasets_read=datasets_read,
-            body_validated=BODY_VALIDATED,
-        ),
+    # Also read by the writes' preconditions (If-Match): the ETags they compare are the GETs'.
+    app.state.caching_policy = CachingPolicy(
+        fingerprint=code_fingerprint(settings),
+        started_at=datetime.now(UTC),
+        max_age=settings.http_max_age,
+        write_origins=frozenset(settings.cors_write_origins),
+        datasets_read=datasets_read,
+        body_validated=BODY_VALIDATED,
     )
+    app.add_middleware(HttpCachingMiddleware, versions=versions, policy=app.state.caching_policy)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

@@ -445,6 +445,18 @@ async def dataset_versions(session: AsyncSession) -> list[VersionRow]:
     return [VersionRow(*row) for row in result]
 
 
+async def lock_dataset_versions(
+    session: AsyncSession, datasets: tuple[str, ...] | None
+) -> list[VersionRow]:
+    """The versions of these datasets (all when None), locked until the transaction ends: a
+    concurrent write to them waits, so a version checked here stays current while this writes."""
+    query = select(DatasetVersion.dataset, DatasetVersion.version, DatasetVersion.modified_at)
+    if datasets is not None:
+        query = query.where(DatasetVersion.dataset.in_(datasets))
+    result = await session.execute(query.order_by(DatasetVersion.dataset).with_for_update())
+    return [VersionRow(*row) for row in result]
+
+
 async def dataset_versions_on(pool: asyncpg.Pool) -> list[VersionRow]:
     """The same, in one round trip on a plain driver pool: HTTP validators read it per request
     when they cannot keep it in memory."""
