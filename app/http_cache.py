@@ -201,6 +201,7 @@ _READ = frozenset(
         b"origin",
         b"access-control-request-method",
         b"access-control-request-headers",
+        b"authorization",
     )
 )
 _CORS_READ = [
@@ -283,7 +284,14 @@ class HttpCachingMiddleware:
         if method == "HEAD" or conditions.any_match:
             scope = {**scope, "method": "GET", BODY_UNUSED: True}
         path: str = scope["path"]
-        data_path = path.startswith("/v1/") and not path.startswith(self.policy.body_validated)
+        # An authenticated read may show what the public does not: it is checked by its route
+        # every time (no answer from the versions alone) and kept out of shared caches.
+        private = b"authorization" in headers
+        data_path = (
+            path.startswith("/v1/")
+            and not path.startswith(self.policy.body_validated)
+            and not private
+        )
         if data_path:
             etag, last_modified = await self._data_validators(scope, headers)
             if conditions.not_modified(etag, last_modified) and not conditions.any_match:
@@ -296,7 +304,9 @@ class HttpCachingMiddleware:
             )
         else:
             await self.app(
-                scope, receive, _Decorated(self, send, conditions, path, method == "HEAD")
+                scope,
+                receive,
+                _Decorated(self, send, conditions, path, method == "HEAD", private=private),
             )
 
     # --- validators ----------------------------------------------------------------------------
@@ -437,8 +447,11 @@ class _Decorated:
         head: bool,
         etag: str | None = None,
         last_modified: datetime | None = None,
+        *,
+        private: bool = False,
     ) -> None:
         self.middleware = middleware
+        self.private = private
         self.send = send
         self.conditions = conditions
         self.path = path
@@ -494,10 +507,16 @@ class _Decorated:
             raw.append((b"last-modified", self.middleware._http_date(last_modified)))
         control = next((v for n, v in raw if n == b"cache-control"), None)
         if control is None:
-            control = self.middleware._cache_control(self.path)
+            control = (
+                b"private, no-cache" if self.private else self.middleware._cache_control(self.path)
+            )
             raw.append((b"cache-control", control))
         if self.path.startswith("/v1/") and b"vary" not in names:
             raw.append((b"vary", b"Accept-Encoding"))
+        if self.private:
+            raw = [(n, v + b", Authorization" if n == b"vary" else v) for n, v in raw]
+            if b"vary" not in {name for name, _ in raw}:
+                raw.append((b"vary", b"Authorization"))
         if self.conditions.not_modified(etag, last_modified):
             self.answered = True
             await self.middleware._send_not_modified(self.send, etag, last_modified, control)

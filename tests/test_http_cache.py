@@ -231,3 +231,20 @@ async def test_a_cached_entry_keeps_its_etag_and_a_304_skips_it(live_server: str
         export = await client.head("/v1/datasets/actions.csv")
         assert export.status_code == 200
         assert int(export.headers["content-length"]) > 1000
+
+
+async def test_an_authenticated_read_is_private_and_checked_by_its_route(
+    client: httpx.AsyncClient,
+) -> None:
+    public = await client.get("/v1/axes")
+    assert public.headers["cache-control"].startswith("public")
+    keyed = await client.get("/v1/axes", headers={"Authorization": "Bearer trk_x"})
+    assert keyed.status_code == 200
+    assert keyed.headers["cache-control"] == "private, no-cache"
+    assert "Authorization" in keyed.headers["vary"]
+    # Its validator comes from its body, not from the versions alone: a 304 is still possible.
+    again = await client.get(
+        "/v1/axes",
+        headers={"Authorization": "Bearer trk_x", "If-None-Match": keyed.headers["etag"]},
+    )
+    assert again.status_code == 304

@@ -11,6 +11,10 @@ trigger refuses any UPDATE, DELETE or TRUNCATE of it, so the trail is append-onl
 client of the database, the service's own included. The synthetic initiatives of load tests
 are not audited (their generator sets `territoire.audit` to off in its own transaction).
 
+Moderation of initiatives: the address a proposer may give, the digest of the private status
+link returned at submission, and the outcome the proposer can read through it (a reason code,
+a message, when).
+
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-28
@@ -49,6 +53,7 @@ AUDITED = {
     "api_key": ("id",),
 }
 SCOPES = ("editor", "moderator", "admin")
+REASONS = ("spam", "duplicate", "out_of_scope", "incomplete", "inappropriate", "other")
 
 
 def upgrade() -> None:
@@ -150,6 +155,21 @@ def upgrade() -> None:
         "CREATE TRIGGER trg_audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
         "FOR EACH STATEMENT EXECUTE FUNCTION refuse_audit_change()"
     )
+    op.add_column("initiative", sa.Column("address", sa.Text()))
+    op.add_column("initiative", sa.Column("status_token_digest", postgresql.BYTEA()))
+    op.add_column("initiative", sa.Column("moderation_reason", sa.Text()))
+    op.add_column("initiative", sa.Column("moderation_message", sa.Text()))
+    op.add_column("initiative", sa.Column("moderated_at", sa.DateTime(timezone=True)))
+    op.create_unique_constraint(
+        "uq_initiative_status_token_digest", "initiative", ["status_token_digest"]
+    )
+    op.create_check_constraint(
+        "ck_initiative_reason_known",
+        "initiative",
+        "moderation_reason IS NULL OR moderation_reason IN ("
+        + ", ".join(f"'{reason}'" for reason in REASONS)
+        + ")",
+    )
     for table, keys in AUDITED.items():
         arguments = ", ".join(f"'{key}'" for key in keys)
         op.execute(
@@ -161,6 +181,16 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in reversed(AUDITED):
         op.execute(f"DROP TRIGGER trg_{table}_audit ON {table}")
+    op.drop_constraint("ck_initiative_ck_initiative_reason_known", "initiative")
+    op.drop_constraint("uq_initiative_status_token_digest", "initiative")
+    for column in (
+        "moderated_at",
+        "moderation_message",
+        "moderation_reason",
+        "status_token_digest",
+        "address",
+    ):
+        op.drop_column("initiative", column)
     op.drop_table("audit_log")
     op.execute("DROP FUNCTION refuse_audit_change()")
     op.execute("DROP FUNCTION audit_row()")

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.dialects.postgresql import BYTEA
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin
@@ -28,6 +29,17 @@ class InitiativeStatus(enum.StrEnum):
     published = "published"
     rejected = "rejected"
     archived = "archived"
+
+
+class ModerationReason(enum.StrEnum):
+    """Why a moderator rejected (or archived) an initiative; the proposer can read it."""
+
+    spam = "spam"
+    duplicate = "duplicate"
+    out_of_scope = "out_of_scope"  # not on the territory, or not the territory's business
+    incomplete = "incomplete"
+    inappropriate = "inappropriate"
+    other = "other"
 
 
 class LocationPrecision(enum.StrEnum):
@@ -47,6 +59,10 @@ class Initiative(TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint(_in("status", InitiativeStatus), name="status_known"),
         CheckConstraint(_in("location_precision", LocationPrecision), name="precision_known"),
+        CheckConstraint(
+            "moderation_reason IS NULL OR " + _in("moderation_reason", ModerationReason),
+            name="reason_known",
+        ),
         CheckConstraint(
             "ST_IsValid(geometry) AND NOT ST_IsEmpty(geometry) "
             "AND GeometryType(geometry) IN ('POINT', 'LINESTRING', 'POLYGON')",
@@ -78,6 +94,14 @@ class Initiative(TimestampMixin, Base):
     # Private: how to reach the proposer. Never selected by a public query.
     contact: Mapped[str | None] = mapped_column(Text)
     source_excerpt: Mapped[str | None] = mapped_column(Text)
+    # As the proposer wrote it. Public once published, like the geometry it helped place.
+    address: Mapped[str | None] = mapped_column(Text)
+    # Private: SHA-256 of the token of the status link returned to the proposer at submission.
+    status_token_digest: Mapped[bytes | None] = mapped_column(BYTEA, unique=True)
+    # The moderation's outcome, readable by the proposer through the status link.
+    moderation_reason: Mapped[str | None] = mapped_column(Text)
+    moderation_message: Mapped[str | None] = mapped_column(Text)
+    moderated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     geometry: Mapped[WKBElement] = mapped_column(
         Geometry("GEOMETRY", srid=4326, spatial_index=False), nullable=False
