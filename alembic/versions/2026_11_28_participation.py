@@ -6,7 +6,7 @@ editor, moderator, admin. A revoked key stays, dated, so that the audit log can 
 
 audit_log: one row per inserted, updated or deleted row of every table the service writes, with
 who (the transaction-local setting `territoire.actor`), when, the transaction, and the row before
-and after as JSON (a key's digest left out). Written only by the audit_row trigger; a second
+and after as JSON (secrets and their digests left out: columns `secret`, `secret_digest`). Written only by the audit_row trigger; a second
 trigger refuses any UPDATE, DELETE or TRUNCATE of it, so the trail is append-only for every
 client of the database, the service's own included. The synthetic initiatives of load tests
 are not audited (their generator sets `territoire.audit` to off in its own transaction).
@@ -117,10 +117,10 @@ def upgrade() -> None:
                 RETURN NULL;
             END IF;
             IF TG_OP IN ('UPDATE', 'DELETE') THEN
-                old_row := to_jsonb(OLD) - 'secret_digest';
+                old_row := to_jsonb(OLD) - 'secret_digest' - 'secret';
             END IF;
             IF TG_OP IN ('UPDATE', 'INSERT') THEN
-                new_row := to_jsonb(NEW) - 'secret_digest';
+                new_row := to_jsonb(NEW) - 'secret_digest' - 'secret';
             END IF;
             IF TG_OP = 'UPDATE' AND old_row = new_row THEN
                 RETURN NULL;
