@@ -6,10 +6,11 @@ editor, moderator, admin. A revoked key stays, dated, so that the audit log can 
 
 audit_log: one row per inserted, updated or deleted row of every table the service writes, with
 who (the transaction-local setting `territoire.actor`), when, the transaction, and the row before
-and after as JSON (secrets and their digests left out: columns `secret`, `secret_digest`). Written only by the audit_row trigger; a second
-trigger refuses any UPDATE, DELETE or TRUNCATE of it, so the trail is append-only for every
-client of the database, the service's own included. The synthetic initiatives of load tests
-are not audited (their generator sets `territoire.audit` to off in its own transaction).
+and after as JSON (columns named `secret` or `secret_digest` left out). Written only by the
+audit_row trigger; a second trigger refuses any UPDATE, DELETE or TRUNCATE of it, so the
+trail is append-only for every client of the database, the service's own included. The
+synthetic initiatives of load tests are not audited (their generator sets `territoire.audit`
+to off in its own transaction).
 
 Moderation of initiatives: the address a proposer may give, the digest of the private status
 link returned at submission, and the outcome the proposer can read through it (a reason code,
