@@ -26,19 +26,23 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
+def require(scope: Scope | None) -> Callable[..., Awaitable[Caller]]:
+    """A valid key with this scope; with None, any valid key (what every key holder may do)."""
+
     async def caller(
         request: Request, session: SessionDep, _: Annotated[object, Depends(bearer_scheme)]
     ) -> Caller:
         found = await authenticate(session, request.headers.get("authorization"))
-        authorize(found, scope)
+        if scope is not None:
+            authorize(found, scope)
         await set_actor(session, found.actor)
         return found
 
-    caller.__name__ = f"require_{scope.value}"
+    caller.__name__ = f"require_{scope.value if scope else 'key'}"
     return caller
 
 
+KeyDep = Annotated[Caller, Depends(require(None))]
 EditorDep = Annotated[Caller, Depends(require(Scope.editor))]
 ModeratorDep = Annotated[Caller, Depends(require(Scope.moderator))]
 AdminDep = Annotated[Caller, Depends(require(Scope.admin))]

@@ -52,6 +52,14 @@ class InvalidParameterError(DomainError):
         )
 
 
+class InvalidBodyError(DomainError):
+    """A body that parses but says something impossible; `errors` names each faulty field."""
+
+    status = 422
+    slug = "invalid-body"
+    title = "Invalid request body"
+
+
 class AuthenticationError(DomainError):
     """No usable credentials where a key is required: missing, malformed, unknown or revoked."""
 

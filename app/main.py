@@ -38,6 +38,7 @@ from app.routers import (
     publication,
     search,
     territory,
+    webhooks,
 )
 from app.services.exports import FiguresCache
 from app.services.publication import datasets_read
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publication,
         changes,
         search,
+        webhooks,
         docs,
     ):
         app.include_router(module.router)

@@ -34,6 +34,11 @@ TAGS = [
         "description": "Incremental sync: every creation, update and deletion, in order.",
     },
     {"name": "search", "description": "Full-text search in French, accents ignored."},
+    {
+        "name": "webhooks",
+        "description": "Key holders subscribe URLs to change events: signed POSTs, retried, "
+        "in order per record.",
+    },
     {"name": "health", "description": "Probes for load balancers."},
 ]
 

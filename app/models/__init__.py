@@ -16,6 +16,7 @@ from app.models.participation import ApiKey, AuditLog, Scope
 from app.models.plan import Action, Ambition, Axis, Objective, action_commune
 from app.models.publication import ChangeLog, DatasetVersion
 from app.models.territory import Territory
+from app.models.webhooks import DeliveryState, WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "Action",
@@ -28,6 +29,7 @@ __all__ = [
     "ChangeLog",
     "Commune",
     "DatasetVersion",
+    "DeliveryState",
     "Indicator",
     "IndicatorValue",
     "Initiative",
@@ -35,6 +37,8 @@ __all__ = [
     "Objective",
     "Scope",
     "Territory",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "action_commune",
     "indicator_action",
     "indicator_ambition",
