@@ -298,11 +298,18 @@ class WebhookWorker:
 
     async def _listen(self, stop: asyncio.Event) -> None:
         """Wake the loop when data changes (the same notifications as the response cache)."""
+
+        def wake(*_: object) -> None:
+            self._wake.set()
+
         while not stop.is_set():
             try:
                 pool = await self.database.reader_pool()
                 async with pool.acquire() as connection:
-                    await connection.add_listener(CHANNEL, lambda *_: self._wake.set())
-                    await stop.wait()
+                    await connection.add_listener(CHANNEL, wake)
+                    try:
+                        await stop.wait()
+                    finally:
+                        await connection.remove_listener(CHANNEL, wake)
             except (OSError, TimeoutError):
                 await asyncio.sleep(1)
