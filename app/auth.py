@@ -12,8 +12,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
 from app.db import SessionDep
+from app.models.club import Member
 from app.models.participation import Scope
 from app.repositories.keys import set_actor
+from app.services import club
 from app.services.keys import Caller, authenticate, authorize
 
 # Declares the scheme in the OpenAPI document (client generators read it); the header itself is
@@ -42,6 +44,24 @@ def require(scope: Scope | None) -> Callable[..., Awaitable[Caller]]:
     return caller
 
 
+member_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="memberToken",
+    bearerFormat="trm_…",
+    description="A member's personal token, given once when they confirm their membership.",
+)
+
+
+async def current_member(
+    request: Request, session: SessionDep, _: Annotated[object, Depends(member_scheme)]
+) -> Member:
+    """The active member whose personal token (`trm_…`) the request carries."""
+    member = await club.authenticate(session, request.headers.get("authorization"))
+    await set_actor(session, f"member:{member.id}")
+    return member
+
+
+MemberDep = Annotated[Member, Depends(current_member)]
 KeyDep = Annotated[Caller, Depends(require(None))]
 EditorDep = Annotated[Caller, Depends(require(Scope.editor))]
 ModeratorDep = Annotated[Caller, Depends(require(Scope.moderator))]

@@ -9,6 +9,7 @@ territoire keys create NAME --scope S...  a new API key, shown once (editor, mod
 territoire keys list [--all]              the keys (never their secret); --all with revoked ones
 territoire keys revoke ID                 revoke a key at once
 territoire webhooks [--once]              deliver webhook events (a worker; --once: one round)
+territoire digests [--once]               email members their digests (a worker; --once: one pass)
 """
 
 import argparse
@@ -118,6 +119,23 @@ async def run_webhooks(once: bool, settings: Settings | None = None) -> int:
         return 0
     finally:
         await worker.close()
+        await database.dispose()
+
+
+async def run_digests(once: bool, settings: Settings | None = None) -> int:
+    """Send the digests that are due, every DIGEST_POLL_SECONDS (or once)."""
+    from app.services.digests import send_digests
+
+    settings = settings or get_settings()
+    database = create_database(settings)
+    try:
+        while True:
+            sent = await send_digests(database, settings)
+            if once:
+                print(f"digests: {sent} sent")
+                return 0
+            await asyncio.sleep(settings.digest_poll_seconds)
+    finally:
         await database.dispose()
 
 
@@ -242,8 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("id", type=int)
     worker = commands.add_parser("webhooks", help="run the webhook delivery worker")
     worker.add_argument("--once", action="store_true", help="one round, then exit")
+    digests = commands.add_parser("digests", help="email the members' digests")
+    digests.add_argument("--once", action="store_true", help="one pass, then exit")
     arguments = parser.parse_args(argv)
 
+    if arguments.command == "digests":
+        return asyncio.run(run_digests(arguments.once))
     if arguments.command == "webhooks":
         return asyncio.run(run_webhooks(arguments.once))
 

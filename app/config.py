@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         description="A subscription whose deliveries all fail for this long is disabled.",
     )
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    comment_moderation: Literal["pre", "post"] = Field(
+        default="pre",
+        description="Members' comments: published once a moderator accepts them (pre), or at "
+        "once and moderated afterwards (post).",
+    )
+    digest_poll_seconds: float = Field(default=60.0, gt=0, le=3600)
     smtp_host: str | None = Field(
         default=None, description="SMTP server for emails; none: no email."
     )

@@ -95,6 +95,27 @@ class PreconditionFailedError(DomainError):
     title = "Precondition failed"
 
 
+class ConflictError(DomainError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class GoneError(DomainError):
+    status = 410
+    slug = "gone"
+    title = "No longer valid"
+
+
+class TooManyRequestsError(DomainError):
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(retry_after, 1))})
+
+
 class ServiceUnavailableError(DomainError):
     status = 503
     slug = "service-unavailable"
@@ -126,6 +147,14 @@ PROBLEM_TYPES: dict[str, str] = {
     PreconditionFailedError.slug: (
         "The resource changed since the ETag sent in `If-Match` was read: GET it again, "
         "re-apply your change and retry."
+    ),
+    ConflictError.slug: (
+        "The request conflicts with the current state of the resource; `detail` says how."
+    ),
+    GoneError.slug: "The link or token was valid once and is not any more (expired or used).",
+    TooManyRequestsError.slug: (
+        "Too many requests from this client or member: wait for the number of seconds "
+        "`Retry-After` gives, then retry."
     ),
     ServiceUnavailableError.slug: "A dependency (the database) does not answer; retry later.",
     "internal-error": "An unexpected error on the server; it has been logged.",

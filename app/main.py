@@ -28,6 +28,7 @@ from app.openapi import build_openapi
 from app.repositories.publication import VersionRow, dataset_versions_on
 from app.routers import (
     changes,
+    club,
     communes,
     docs,
     health,
@@ -57,7 +58,7 @@ Lists are paged with an opaque `cursor`; the next page is in `next_cursor` and i
 
 # What the change feed shows depends on which transactions have ended, not only on committed
 # data: validated by its body's hash and never kept in the response cache.
-BODY_VALIDATED = ("/v1/changes",)
+BODY_VALIDATED = ("/v1/changes", "/v1/club/")
 
 
 def migration_head() -> str:
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         changes,
         search,
         webhooks,
+        club,
         docs,
     ):
         app.include_router(module.router)

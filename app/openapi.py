@@ -35,6 +35,10 @@ TAGS = [
     },
     {"name": "search", "description": "Full-text search in French, accents ignored."},
     {
+        "name": "club",
+        "description": "The ambassadors' club: members, follows and digests, opinions on actions.",
+    },
+    {
         "name": "webhooks",
         "description": "Key holders subscribe URLs to change events: signed POSTs, retried, "
         "in order per record.",

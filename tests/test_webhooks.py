@@ -6,7 +6,6 @@ migrated and loaded like the main one.
 """
 
 import asyncio
-import email
 import hashlib
 import hmac
 import json
@@ -21,9 +20,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from aiosmtpd.controller import Controller
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.db import Database, create_database
@@ -31,15 +29,10 @@ from app.main import PROJECT_ROOT, create_app
 from app.services import keys
 from app.services.webhooks import LONGEST_DELAY, retry_delay
 from app.webhook_worker import WebhookWorker
-from tests.conftest import (
-    CALL_DATASET,
-    TEST_DATABASE_URL,
-    free_port,
-    migrate,
-    recreate_database,
-)
+from tests.committed import committed_database, committed_url
+from tests.conftest import free_port
 
-WEBHOOK_DATABASE_URL = TEST_DATABASE_URL + "_webhooks"
+WEBHOOK_DATABASE_URL = committed_url("webhooks")
 
 
 @dataclass
@@ -79,16 +72,7 @@ class Receiver:
 
 @pytest.fixture(scope="module")
 async def webhook_engine() -> AsyncIterator[AsyncEngine]:
-    await recreate_database(WEBHOOK_DATABASE_URL)
-    await migrate(WEBHOOK_DATABASE_URL)
-    from app.services.dataset import load_dataset, read_dataset
-
-    engine = create_async_engine(WEBHOOK_DATABASE_URL)
-    async with engine.begin() as connection:
-        from sqlalchemy.ext.asyncio import AsyncSession
-
-        async with AsyncSession(bind=connection) as session:
-            await load_dataset(session, read_dataset(CALL_DATASET))
+    engine = await committed_database(WEBHOOK_DATABASE_URL)
     yield engine
     await engine.dispose()
 
@@ -109,24 +93,6 @@ async def receiver() -> AsyncIterator[Receiver]:
     yield found
     server.should_exit = True
     await task
-
-
-@dataclass
-class SmtpInbox:
-    messages: list[email.message.Message] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Any:
-    inbox = SmtpInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
 
 
 def settings_for(**more: Any) -> Settings:

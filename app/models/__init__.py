@@ -1,6 +1,7 @@
 """Tables. Importing this package registers every table on Base.metadata (Alembic reads it)."""
 
 from app.models.base import Base
+from app.models.club import ActionComment, ActionRating, CommentReport, Member, MemberFollow
 from app.models.commune import Commune
 from app.models.follow_up import (
     BudgetLine,
@@ -20,6 +21,8 @@ from app.models.webhooks import DeliveryState, WebhookDelivery, WebhookSubscript
 
 __all__ = [
     "Action",
+    "ActionComment",
+    "ActionRating",
     "Ambition",
     "ApiKey",
     "AuditLog",
@@ -27,12 +30,15 @@ __all__ = [
     "Base",
     "BudgetLine",
     "ChangeLog",
+    "CommentReport",
     "Commune",
     "DatasetVersion",
     "DeliveryState",
     "Indicator",
     "IndicatorValue",
     "Initiative",
+    "Member",
+    "MemberFollow",
     "Milestone",
     "Objective",
     "Scope",
