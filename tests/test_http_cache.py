@@ -38,11 +38,12 @@ CODES = {
 
 
 def get_routes(document: dict[str, Any]) -> list[str]:
-    """A working URL for every public GET operation of the OpenAPI document (those that need a
-    key are private: never cached by shared caches, and tested with their routes)."""
+    """A working URL for every public GET operation of the OpenAPI document. Those that need a
+    key, and capability URLs (a secret `{token}` in the path), are private: never cached by
+    shared caches, and tested with their routes."""
     urls = []
     for path, item in document["paths"].items():
-        if "get" not in item or item["get"].get("security"):
+        if "get" not in item or item["get"].get("security") or "{token}" in path:
             continue
         url = path
         for name in re.findall(r"\{([^}]+)\}", path):
