@@ -1,6 +1,7 @@
 """Typed domain errors, and their one mapping to HTTP: RFC 9457 problem details."""
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -254,7 +255,23 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     )
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
+    if exc.status_code == 405:
+        # Every method the path answers, not only those of the first route that matched it.
+        response.headers["Allow"] = ", ".join(_allowed_methods(request))
     return response
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document declares for the path's template(s)."""
+    path = _path(request)
+    methods: set[str] = set()
+    for template, item in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods |= {method.upper() for method in item}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:

@@ -510,6 +510,12 @@ async def test_malformed_parameters(
     required = [(p["name"], query_values[p["name"]]) for p in query_params if p.get("required")]
     path = fill(operation.path, path_values)
     body_status = {422} if "requestBody" in spec else set()
+    # Without a key, an operation that needs one answers 401 (problem+json) to every request.
+    if spec.get("security"):
+        body_status.add(401)
+    # A capability URL (a secret `{token}` in the path): the example token is unknown.
+    if "{token}" in operation.path:
+        body_status |= {404, 410}
     declared_media = frozenset(
         media
         for media in spec["responses"].get("200", {}).get("content", {})

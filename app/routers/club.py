@@ -13,6 +13,7 @@ from app.auth import MemberDep, ModeratorDep
 from app.db import SessionDep
 from app.models.club import FollowTarget, Member
 from app.repositories import club as repository
+from app.routers import convertors  # noqa: F401 - registers {…:id}
 from app.routers.params import StrictQuery
 from app.schemas.club import (
     Accepted,
@@ -39,8 +40,16 @@ router = APIRouter(prefix="/v1/club", tags=["club"], dependencies=[StrictQuery])
 ActionCode = Annotated[
     str, Path(pattern=r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$", description="An action's code.")
 ]
-Token = Annotated[str, Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
-CommentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Token = Annotated[
+    str,
+    Path(
+        min_length=20,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        examples=["Ue3v0Jx8cQm2bW4kT9yHs1nLrA6pZ5dGfE7iKoMuNjV"],
+    ),
+]
+CommentId = Annotated[int, Path(ge=1, le=2**63 - 1, examples=[1])]
 NO_STORE = {"Cache-Control": "no-store"}
 JOINED = (
     "If this address can join, a confirmation link has been sent to it; open it within 48 "
@@ -162,7 +171,9 @@ async def my_follows(member: MemberDep, session: SessionDep) -> list[FollowOut]:
 )
 async def follow(
     target_type: FollowTarget,
-    key: Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z.]+$")],
+    key: Annotated[
+        str, Path(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z.]+$", examples=["62498"])
+    ],
     member: MemberDep,
     session: SessionDep,
 ) -> Response:
@@ -178,7 +189,9 @@ async def follow(
 )
 async def unfollow(
     target_type: FollowTarget,
-    key: Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z.]+$")],
+    key: Annotated[
+        str, Path(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z.]+$", examples=["62498"])
+    ],
     member: MemberDep,
     session: SessionDep,
 ) -> Response:
@@ -255,7 +268,7 @@ async def comments(code: ActionCode, session: SessionDep) -> list[CommentOut]:
 
 
 @router.post(
-    "/comments/{comment_id}/reports",
+    "/comments/{comment_id:id}/reports",
     status_code=202,
     response_model=Accepted,
     summary="Report a comment to the moderators",
@@ -311,14 +324,14 @@ async def queue(
 
 
 @router.post(
-    "/moderation/comments/{comment_id}/{decision}",
+    "/moderation/comments/{comment_id:id}/{decision}",
     response_model=QueuedComment,
     summary="Publish or reject a comment",
     responses=problem_responses(401, 403, 404),
 )
 async def moderate(
     comment_id: CommentId,
-    decision: Annotated[str, Path(pattern="^(publish|reject)$")],
+    decision: Annotated[str, Path(pattern="^(publish|reject)$", examples=["publish"])],
     moderator: ModeratorDep,
     session: SessionDep,
 ) -> QueuedComment:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.auth import KeyDep
 from app.db import SessionDep
+from app.routers import convertors  # noqa: F401 - registers {…:id}
 from app.routers.params import StrictQuery
 from app.schemas.problem import problem_responses
 from app.schemas.webhooks import (
@@ -20,7 +21,9 @@ from app.services.webhooks import event_types
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], dependencies=[StrictQuery])
 
-SubscriptionId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The subscription's id.")]
+SubscriptionId = Annotated[
+    int, Path(ge=1, le=2**63 - 1, description="The subscription's id.", examples=[1])
+]
 AUTH_ERRORS = problem_responses(401, 403, 404)
 
 
@@ -72,7 +75,7 @@ async def list_webhooks(caller: KeyDep, session: SessionDep) -> list[WebhookOut]
 
 
 @router.get(
-    "/{subscription_id}",
+    "/{subscription_id:id}",
     response_model=WebhookOut,
     summary="One subscription",
     responses=AUTH_ERRORS,
@@ -84,7 +87,7 @@ async def get_webhook(
 
 
 @router.delete(
-    "/{subscription_id}",
+    "/{subscription_id:id}",
     status_code=204,
     summary="Unsubscribe (its pending deliveries are dropped)",
     responses=AUTH_ERRORS,
@@ -97,7 +100,7 @@ async def delete_webhook(
 
 
 @router.post(
-    "/{subscription_id}/enable",
+    "/{subscription_id:id}/enable",
     response_model=WebhookOut,
     summary="Enable a disabled subscription again",
     description="Its deliveries waiting since it was disabled are then sent, in order.",
@@ -110,7 +113,7 @@ async def enable_webhook(
 
 
 @router.get(
-    "/{subscription_id}/deliveries",
+    "/{subscription_id:id}/deliveries",
     response_model=DeliveryPage,
     summary="The delivery log, newest first",
     responses=AUTH_ERRORS,
@@ -121,7 +124,8 @@ async def list_deliveries(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before: Annotated[
-        int | None, Query(ge=1, le=2**63 - 1, description="Deliveries with a smaller id.")
+        int | None,
+        Query(ge=1, le=2**63 - 1, description="Deliveries with a smaller id.", examples=[100]),
     ] = None,
 ) -> DeliveryPage:
     found = await service.deliveries(session, caller, subscription_id, before, limit + 1)
@@ -130,7 +134,7 @@ async def list_deliveries(
 
 
 @router.post(
-    "/{subscription_id}/deliveries/{delivery_id}/redeliver",
+    "/{subscription_id:id}/deliveries/{delivery_id:id}/redeliver",
     status_code=202,
     summary="Send a delivery again",
     description="Queued at once, with the same body and signature; it keeps its place before "
@@ -139,7 +143,7 @@ async def list_deliveries(
 )
 async def redeliver(
     subscription_id: SubscriptionId,
-    delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1, examples=[1])],
     caller: KeyDep,
     session: SessionDep,
 ) -> Response:
