@@ -148,6 +148,7 @@ async def test_join_confirm_follow_change_and_the_digest_arrives(
     plain, rich = body_of(digest), body_of(digest, "text/html")
     assert f"Action {LAUNCHED}" in plain
     assert re.search(r"statut : \w+", plain)
+    assert "avancement : 40" in plain
     assert f"Action {LAUNCHED}" in rich
     unsubscribe = re.search(r"https://territoire\.example\.test(/v1/club/unsubscribe/\S+)", plain)
     assert unsubscribe

@@ -136,6 +136,16 @@ async def changes_for(session: AsyncSession, member: Member) -> tuple[list[Line]
             records[dataset] = await records_by_key(
                 session, spec.rows, spec.key, spec.json_columns(), wanted
             )
+    # An action's progress is not in its published record (it is computed from its milestones
+    # and indicators for the API); the digest reads the recorded one.
+    if keys.get("actions"):
+        progress = await session.execute(
+            text("SELECT code, progress FROM action WHERE code = ANY(:codes)"),
+            {"codes": keys["actions"]},
+        )
+        for code, value in progress:
+            if code in records.get("actions", {}) and value is not None:
+                records["actions"][code] = {**records["actions"][code], "progress": value}
     lines = []
     for row in rows:
         record = records.get(row.dataset, {}).get(row.record_key) or {}
