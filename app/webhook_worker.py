@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
+from sqlalchemy.exc import DBAPIError
 
 from app.cache import CHANNEL
 from app.config import Settings
@@ -279,8 +281,11 @@ class WebhookWorker:
             while not stop.is_set():
                 try:
                     worked = await self.run_once()
-                except (OSError, TimeoutError) as error:
+                except (OSError, TimeoutError, DBAPIError, asyncpg.PostgresError) as error:
+                    # The database restarting, a network cut: leased deliveries come back
+                    # when their lease runs out; try again shortly.
                     logger.warning("webhook round failed, retrying: %s", type(error).__name__)
+                    await asyncio.sleep(1)
                     worked = 0
                 if worked:
                     continue

@@ -4,6 +4,7 @@ public. On a database of its own: the digest reads committed changes."""
 
 import asyncio
 import re
+from contextlib import AsyncExitStack
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -97,6 +98,7 @@ async def club(
 ) -> AsyncIterator[Callable[..., Awaitable[Club]]]:
     controller, inbox = smtp
     made: list[Club] = []
+    lifespans = AsyncExitStack()
 
     async def make(**more: Any) -> Club:
         settings = Settings(
@@ -109,6 +111,8 @@ async def club(
             **more,
         )
         app = create_app(settings)
+        # Started and stopped as in production: exports and listeners close what they open.
+        await lifespans.enter_async_context(app.router.lifespan_context(app))
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"
         )
@@ -119,7 +123,7 @@ async def club(
     yield make
     for found in made:
         await found.client.aclose()
-        await found.database.dispose()
+    await lifespans.aclose()
 
 
 async def test_join_confirm_follow_change_and_the_digest_arrives(
