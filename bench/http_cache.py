@@ -287,9 +287,11 @@ def report(
     lines += [
         "",
         "| cache | full rps | 304 rps | /health rps | 304 cost / full cost (rps) | "
-        "by uvicorn CPU per request | least possible (full / bare 304) | target | verdict |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "by uvicorn CPU per request | least possible: bare 304 / full (rps) | (CPU) | target "
+        "| verdict |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
+    floor_cpu = median(FLOOR, "304", "server_ms")
     met = True
     for mode in ("cache on", "cache off"):
         full, cheap = median(mode, "full"), median(mode, "304")
@@ -298,20 +300,21 @@ def report(
         met = met and ratio <= TARGET
         lines.append(
             f"| {mode} | {full:,.1f} | {cheap:,.1f} | {median(mode, 'health'):,.1f} | "
-            f"{ratio:.1%} | {cpu:.1%} | {full / floor:.1%} | ≤ {TARGET:.0%} | "
+            f"{ratio:.1%} | {cpu:.1%} | {full / floor:.1%} | "
+            f"{floor_cpu / median(mode, 'full', 'server_ms'):.1%} | ≤ {TARGET:.0%} | "
             f"{'pass' if ratio <= TARGET else 'FAIL'} |"
         )
     lines += [
         "",
         f"Medians over the rounds. The bare ASGI app (bench/asgi_floor.py: the same 304, nothing "
-        f"else, same uvicorn) answers {floor:,.1f} rps, {median(FLOOR, '304', 'server_ms'):.3f} "
+        f"else, same uvicorn) answers {floor:,.1f} rps, {floor_cpu:.3f} "
         "ms of uvicorn CPU per request: no 304 can cost less than that here, so a full answer "
         "that costs little more than it (cached) cannot be answered with a 304 for much less.",
     ]
     lines += [
         "",
-        "Every response was checked by wrk_report.lua: the full answers and /health must be 200, the "
-        "conditional ones 304."
+        "Every response was checked by wrk_report.lua: the full answers and /health must be "
+        "200, the conditional ones 304."
         + (f" INVALID: {len(invalid)} runs had other answers or socket errors." if invalid else ""),
         "",
         "",
