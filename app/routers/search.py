@@ -42,17 +42,28 @@ DatasetFilter = Annotated[
 
 
 def _within(level: str, example: str) -> object:
+    if level == "action":
+        description = (
+            "Code of an action: that action, its milestones, the indicators measuring it (the "
+            "indicators list's `node`), the initiatives linked to it (their list's `action`). "
+            "The plan levels above actions are left out."
+        )
+    else:
+        description = (
+            f"Code of an {level}: that record and the records of the plan below it, the "
+            "milestones of actions within it, the indicators measuring a record within it (the "
+            "indicators list's `node`), "
+            + (
+                "the initiatives of that category (their list's `category`)."
+                if level == "axis"
+                else "the initiatives linked to an action within it. The plan levels above "
+                f"the {level} are left out."
+            )
+        )
     return Query(
         pattern=code_pattern(example.count(".") + 1),
         max_length=40,
-        description=f"Code of an {level}: that record and the records of the plan below it, "
-        f"the milestones of actions within it, the indicators measuring a record within it"
-        + (
-            " (the indicators list's `node`), the initiatives of that category."
-            if level == "axis"
-            else ", the initiatives linked to an action within it. Plan levels above the "
-            f"{level} are left out."
-        ),
+        description=description,
         examples=[example],
     )
 
