@@ -204,6 +204,8 @@ _READ = frozenset(
         b"authorization",
     )
 )
+_ETAG_ENTRIES = 4096
+_ETAG_KEY_BYTES = 2048
 _CORS_READ = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-expose-headers", EXPOSED_HEADERS.encode()),
@@ -262,6 +264,8 @@ class HttpCachingMiddleware:
             tuple[Mapping[str, VersionRow], bytes, datetime],
         ] = {}
         self._dates: dict[datetime, bytes] = {}
+        # ETags by what they are computed from: a repeated request costs a lookup, not a hash.
+        self._etags: dict[tuple[bytes | str, ...], str] = {}
         self._data_control = f"public, max-age={policy.max_age}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -332,8 +336,29 @@ class HttpCachingMiddleware:
     ) -> tuple[str, datetime]:
         versions = await self.versions.current()
         token, last_modified = self._token(versions, self.policy.datasets_read(scope["path"]))
+        key = (
+            token,
+            scope.get("root_path", ""),
+            scope.get("raw_path") or scope["path"].encode(),
+            scope.get("query_string", b""),
+            scope.get("scheme", "http"),
+            headers.get(b"host", b""),
+            headers.get(b"x-forwarded-host", b""),
+            headers.get(b"x-forwarded-proto", b""),
+            headers.get(b"accept", b""),
+            headers.get(b"accept-encoding", b""),
+        )
+        etag = self._etags.get(key)
+        if etag is not None:
+            return etag, last_modified
         gzip_variant = accepts_gzip(headers.get(b"accept-encoding", b"").decode("latin-1"))
-        return variant_etag(token, scope, headers, gzip_variant), last_modified
+        etag = variant_etag(token, scope, headers, gzip_variant)
+        # Bounded in entries and in their size (a long URL is hashed each time instead).
+        if sum(len(part) for part in key) <= _ETAG_KEY_BYTES:
+            if len(self._etags) >= _ETAG_ENTRIES:
+                self._etags.clear()
+            self._etags[key] = etag
+        return etag, last_modified
 
     def _cache_control(self, path: str) -> bytes:
         if path.startswith("/v1/") and not path.startswith(self.policy.body_validated):

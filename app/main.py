@@ -118,12 +118,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     reader = VersionReader(plain_dsn(str(settings.database_url)))
     versions = DataVersions(reader)
-    listener = ChangeListener(plain_dsn(str(settings.database_url)), cache, versions)
+    # One LISTEN connection keeps in step what derives from committed data: the dataset versions
+    # always (a conditional GET is then answered from memory, without a query, response cache or
+    # not) and the response cache when it is on.
+    kept = (cache, versions) if settings.response_cache else (versions,)
+    listener = ChangeListener(plain_dsn(str(settings.database_url)), *kept)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.response_cache:
-            await listener.start()
+        await listener.start()
         yield
         await listener.stop()
         await reader.close()

@@ -4,10 +4,10 @@ Requirement: exporting 1 000 000 rows as CSV reaches at least 50% of the through
 `psql \\copy` of the same columns to a file, measured in the same run, and the server stays under
 200 MB of memory.
 
-Generic over the datasets of the registry: a dataset and a synthetic row generator. The issue
-asks for 1 000 000 initiatives, which this branch does not have yet; the default is 1 000 000
-synthetic actions (a plan-level dataset), to be run again on initiatives once they exist (add a
-generator to GENERATORS and pass --dataset initiatives).
+Generic over the datasets of the registry: a dataset and a synthetic row generator
+(GENERATORS). The issue asks for 1 000 000 initiatives (`--dataset initiatives`: the generator of
+`territoire synthesize`, random points in the communes, about one in eight not published, so not
+exported); the default, 1 000 000 synthetic actions, measures a plan-level dataset.
 
 The script recreates its database (migrated, CALL loaded), adds the synthetic rows in one
 transaction, VACUUM ANALYZE, starts one uvicorn worker, downloads the export once (the first
@@ -15,7 +15,8 @@ download after a change also computes its size and checksum), then alternates `p
 `curl` of the export, each writing the same bytes to a file (checked by SHA-256), while sampling
 the worker's resident memory. A section is appended to bench/results/export.md.
 
-Usage: .venv/bin/python bench/export.py [--dataset actions] [--rows 1000000] [--rounds 3]
+Usage: .venv/bin/python bench/export.py [--dataset actions|initiatives] [--rows 1000000]
+       [--rounds 3]
 Exit status: 0 targets met, 1 a target missed, 2 invalid measurement or set-up failure.
 """
 
@@ -35,9 +36,13 @@ from pathlib import Path
 
 import asyncpg
 import plan_api as base
+from pydantic import PostgresDsn
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 sys.path.insert(0, str(base.ROOT))
+from app.cli import synthesize
+from app.config import Settings
 from app.repositories.publication import csv_statement
 from app.services.registry import REGISTRY
 
@@ -90,23 +95,49 @@ async def synthetic_actions(connection: asyncpg.Connection, rows: int) -> None:
     await connection.execute("ALTER TABLE action_commune ENABLE TRIGGER trg_action_commune_touch")
 
 
-GENERATORS: dict[str, Callable[[asyncpg.Connection, int], Awaitable[None]]] = {
-    "actions": synthetic_actions,
+async def synthetic_initiatives(database_url: str, rows: int) -> None:
+    """`rows` initiatives, generated as `territoire synthesize --count rows` does (one
+    transaction, change-log triggers on); the published ones (about 7 in 8) are exported."""
+    settings = Settings(database_url=PostgresDsn(database_url))
+    _, inserted, linked = await synthesize(rows, seed=1, remove_only=False, settings=settings)
+    print(f"synthesize: {inserted:,} initiatives, {linked:,} action links", flush=True)
+
+
+async def in_one_transaction(
+    generator: Callable[[asyncpg.Connection, int], Awaitable[None]], database_url: str, rows: int
+) -> None:
+    connection = await asyncpg.connect(base.plain_url(database_url), timeout=10)
+    try:
+        async with connection.transaction():
+            await generator(connection, rows)
+    finally:
+        await connection.close()
+
+
+GENERATORS: dict[str, Callable[[str, int], Awaitable[None]]] = {
+    "actions": lambda url, rows: in_one_transaction(synthetic_actions, url, rows),
+    "initiatives": synthetic_initiatives,
 }
 
 
 async def generate(database_url: str, dataset: str, rows: int) -> int:
+    """Generate the rows, VACUUM ANALYZE; the number of rows the export holds."""
+    await GENERATORS[dataset](database_url, rows)
     connection = await asyncpg.connect(base.plain_url(database_url), timeout=10)
     try:
-        async with connection.transaction():
-            await GENERATORS[dataset](connection, rows)
         await connection.execute("VACUUM ANALYZE")
-        spec = REGISTRY.get(dataset)
-        assert spec is not None
-        table = spec.tables[0]
-        return int(await connection.fetchval(f"SELECT count(*) FROM {table}"))
+        return await exported_rows(connection, dataset)
     finally:
         await connection.close()
+
+
+async def exported_rows(connection: asyncpg.Connection, dataset: str) -> int:
+    """The rows of the dataset's export (e.g. published initiatives only)."""
+    spec = REGISTRY.get(dataset)
+    assert spec is not None
+    statement = select(func.count()).select_from(spec.rows().subquery())
+    sql = str(statement.compile(dialect=asyncpg_dialect(), compile_kwargs={"literal_binds": True}))
+    return int(await connection.fetchval(sql))
 
 
 async def count_rows(database_url: str, dataset: str) -> int:
@@ -117,6 +148,7 @@ async def count_rows(database_url: str, dataset: str) -> int:
     except (OSError, asyncpg.PostgresError):
         return 0
     try:
+        # Of the table: with initiatives, the unpublished ones count as generated.
         return int(await connection.fetchval(f"SELECT count(*) FROM {spec.tables[0]}"))
     except asyncpg.PostgresError:
         return 0
@@ -124,10 +156,12 @@ async def count_rows(database_url: str, dataset: str) -> int:
         await connection.close()
 
 
-async def server_version(database_url: str) -> str:
+async def server_version(database_url: str, dataset: str) -> tuple[str, int]:
+    """PostgreSQL's version string, and the rows of the dataset's export."""
     connection = await asyncpg.connect(base.plain_url(database_url), timeout=10)
     try:
-        return str(await connection.fetchval("SELECT version()"))
+        version = str(await connection.fetchval("SELECT version()"))
+        return version, await exported_rows(connection, dataset)
     finally:
         await connection.close()
 
@@ -243,16 +277,16 @@ def main(argv: list[str]) -> int:
     env = {**os.environ, "DATABASE_URL": database_url}
     existing = asyncio.run(count_rows(database_url, args.dataset)) if args.keep_data else 0
     if existing >= args.rows:
-        postgres = asyncio.run(server_version(database_url))
-        total, generation = existing, 0.0
-        print(f"reusing {total:,} rows in {args.dataset}", flush=True)
+        postgres, total = asyncio.run(server_version(database_url, args.dataset))
+        generation = 0.0
+        print(f"reusing {existing:,} rows of {args.dataset}, {total:,} exported", flush=True)
     else:
         postgres = base.prepare_database(database_url, env)
         print(f"generating {args.rows:,} synthetic {args.dataset}", flush=True)
         generation_started = time.monotonic()
         total = asyncio.run(generate(database_url, args.dataset, args.rows))
         generation = time.monotonic() - generation_started
-        print(f"{total:,} rows in {args.dataset} ({generation:.0f} s)", flush=True)
+        print(f"{total:,} rows exported in {args.dataset} ({generation:.0f} s)", flush=True)
     sql = export_sql(args.dataset)
     port = base.free_port(PORT)
     log = base.OUT / "export-server.log"
@@ -351,7 +385,7 @@ def report(
         f"- nproc: {base.NPROC}; {postgres.split(',')[0]} on the same machine",
         f"- command: `.venv/bin/python bench/export.py {' '.join(sys.argv[1:])}`".rstrip(),
         f"- code: {commit()}",
-        f"- dataset: {args.dataset}, {total:,} rows ({args.rows:,} synthetic"
+        f"- dataset: {args.dataset}, {total:,} rows exported ({args.rows:,} synthetic"
         + (
             f", generated in {generation:.0f} s with the change-log triggers on"
             if generation

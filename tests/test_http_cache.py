@@ -1,5 +1,6 @@
 """HTTP caching of every GET: strong ETag and Last-Modified, 304 answers, HEAD, gzip, CORS."""
 
+import asyncio
 import gzip
 import re
 from email.utils import format_datetime, parsedate_to_datetime
@@ -8,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings
 from app.main import create_app
@@ -251,3 +252,44 @@ async def test_an_authenticated_read_is_private_and_checked_by_its_route(
         headers={"Authorization": "Bearer trk_x", "If-None-Match": keyed.headers["etag"]},
     )
     assert again.status_code == 304
+
+
+@pytest.mark.parametrize("response_cache", [True, False])
+async def test_a_304_reads_nothing_while_the_listener_is_connected(
+    engine: AsyncEngine, response_cache: bool
+) -> None:
+    """The dataset versions are kept in memory by the change listener, response cache or not:
+    a conditional GET whose ETag still matches is answered without a query."""
+    settings = Settings(
+        environment="test",
+        database_url=TEST_DATABASE_URL,  # type: ignore[arg-type]
+        response_cache=response_cache,
+    )
+    app = create_app(settings)
+    versions = app.state.data_versions
+    read = versions.reader
+    reads = 0
+
+    async def counted() -> object:
+        nonlocal reads
+        reads += 1
+        return await read()
+
+    versions.reader = counted
+    async with app.router.lifespan_context(app):
+        for _ in range(100):
+            if versions.connected:
+                break
+            await asyncio.sleep(0.05)
+        assert versions.connected
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            first = await client.get("/v1/plan")
+            assert first.status_code == 200
+            before = reads
+            conditional = {"if-none-match": first.headers["etag"]}
+            for _ in range(5):
+                again = await client.get("/v1/plan", headers=conditional)
+                assert again.status_code == 304
+                assert again.headers["etag"] == first.headers["etag"]
+            assert reads == before <= 1

@@ -89,7 +89,7 @@ def _indicators() -> Select[Any]:
 _QUERY = _indicators()
 
 
-def _measures_node(code: str) -> ColumnElement[bool]:
+def measures_node(code: str) -> ColumnElement[bool]:
     """The indicator measures the record with this code, or one below it."""
     clauses = []
     for level, link in INDICATOR_LINKS.items():
@@ -128,7 +128,7 @@ def _where(filters: IndicatorFilters) -> list[ColumnElement[bool]]:
             )
         )
     if filters.node is not None:
-        clauses.append(_measures_node(filters.node))
+        clauses.append(measures_node(filters.node))
     return clauses
 
 

@@ -33,11 +33,18 @@ def text_contains(params: Params, q: str) -> str:
     )
 
 
-def within_distance(params: Params, longitude: float, latitude: float, metres: float) -> str:
-    """Within `metres` of a point (on the spheroid), with a box in degrees first for the index."""
+def degree_margins(latitude: float, metres: float) -> tuple[float, float]:
+    """Degrees of longitude and latitude that cover at least `metres` around that latitude: a
+    box that the spatial index can serve before the exact distance on the spheroid."""
     margin = metres * 1.01 + 1
     dlat = margin / 110_574.0
     dlon = margin / (111_320.0 * max(math.cos(math.radians(min(abs(latitude) + dlat, 89.9))), 1e-6))
+    return dlon, dlat
+
+
+def within_distance(params: Params, longitude: float, latitude: float, metres: float) -> str:
+    """Within `metres` of a point (on the spheroid), with a box in degrees first for the index."""
+    dlon, dlat = degree_margins(latitude, metres)
     x = params.add(longitude, "float8")
     y = params.add(latitude, "float8")
     point = f"ST_SetSRID(ST_MakePoint({x}, {y}), 4326)"

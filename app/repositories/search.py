@@ -1,8 +1,28 @@
 """Full-text search in French with accents ignored (the french_unaccent configuration), ranked,
 with highlighted fragments. Each searchable dataset is a source: a SELECT of its matching rows
 with the same columns, so that the sources are searched as one UNION ALL and paged by keyset on
-(rank, dataset, sort key)."""
+(rank, dataset, sort key).
 
+The lists' filters apply to every source they make sense for, and leave out the others:
+
+- `commune`: plan records concerning it (through the actions below them), milestones of an
+  action concerning it, initiatives located in it, indicators with values for it.
+- `axis`, `ambition`, `objective`, `action` (a record of the plan): that record and the plan
+  records below it (a level above the filter's is left out), milestones of an action within it,
+  indicators measuring a record within it (the indicators list's `node`); for initiatives the
+  axis is their `category` (as in their list), and the other three take those linked to an
+  action within.
+- `status` (an action status): actions with it; every other source is left out.
+- `bbox`, `near` (as in the initiatives list): initiatives and located actions that lie there;
+  every other source is left out.
+- `updated_since`: records whose own fields changed since, in every source.
+
+Budget lines are not searched: their only text is an optional comment on figures, and a reader
+finds them through their action. Milestones are: their titles name public steps ("Ouverture de
+la Popschool"). They have no GIN index (a few per action: the planner reads the table anyway).
+"""
+
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +36,7 @@ from sqlalchemy import (
     Select,
     Text,
     cast,
+    exists,
     func,
     literal,
     literal_column,
@@ -28,9 +49,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models.follow_up import Indicator
-from app.models.initiative import Initiative, InitiativeStatus
+from app.models.follow_up import Indicator, IndicatorValue, Milestone
+from app.models.initiative import Initiative, InitiativeStatus, initiative_action
 from app.models.plan import Action, Ambition, Axis, Objective
+from app.repositories.indicator import measures_node
+from app.repositories.initiative import degree_margins
 from app.repositories.plan import _concerns_commune
 
 CONFIGURATION = "french_unaccent"
@@ -39,6 +62,14 @@ HEADLINE = (
     'FragmentDelimiter=" … "'
 )
 TITLE_HEADLINE = "StartSel=<mark>, StopSel=</mark>, HighlightAll=true"
+LEVELS = ("axis", "ambition", "objective", "action")
+
+
+@dataclass(frozen=True)
+class Near:
+    longitude: float
+    latitude: float
+    metres: float
 
 
 @dataclass(frozen=True)
@@ -50,8 +81,22 @@ class SearchFilters:
     axis: str | None = None
     ambition: str | None = None
     objective: str | None = None
+    action: str | None = None
     statuses: Sequence[str] | None = None
     updated_since: datetime | None = None
+    bbox: tuple[float, float, float, float] | None = (
+        None  # WGS84: min lon, min lat, max lon, max lat
+    )
+    near: Near | None = None
+
+    def scope(self) -> list[tuple[int, str]]:
+        """The plan codes given (axis, ambition, objective, action), with their depth (1-4)."""
+        codes = (self.axis, self.ambition, self.objective, self.action)
+        return [(depth, code) for depth, code in enumerate(codes, start=1) if code]
+
+    @property
+    def located(self) -> bool:
+        return self.bbox is not None or self.near is not None
 
 
 def _config() -> ColumnElement[Any]:
@@ -59,9 +104,21 @@ def _config() -> ColumnElement[Any]:
     return literal_column(f"'{CONFIGURATION}'::regconfig")
 
 
+# A run of `-` that websearch_to_tsquery reads as nested negations: each `-` at the start of a
+# word, separated only by what its parser skips there (spaces and the characters of to_tsquery's
+# operators). 33 of them overflow the parser's stack of 32 operators ("tsquery stack too small").
+_NEGATIONS = re.compile(r"(?<![^ \t\n\r\f\v!&|()<])-(?:[ \t\n\r\f\v!&|()<]*-)+")
+
+
+def websearch_text(text: str) -> str:
+    """The text with each run of negations reduced to what it means: one `-` when their number
+    is odd, none when it is even (not not x is x)."""
+    return _NEGATIONS.sub(lambda run: "-" if run.group().count("-") % 2 else " ", text)
+
+
 def tsquery(text: str) -> ColumnElement[Any]:
     """Web-search syntax: words, "quoted phrases", OR, -excluded; never a syntax error."""
-    return func.websearch_to_tsquery(_config(), text)
+    return func.websearch_to_tsquery(_config(), websearch_text(text))
 
 
 def document(title: Any, description: Any) -> ColumnElement[Any]:
@@ -74,31 +131,69 @@ def document(title: Any, description: Any) -> ColumnElement[Any]:
     )
 
 
+def _located(geometry: Any, filters: SearchFilters) -> list[ColumnElement[bool]]:
+    """The geometry intersects the bbox and lies within `near`'s distance (on the spheroid)."""
+    clauses: list[ColumnElement[bool]] = []
+    if filters.bbox is not None:
+        envelope = func.ST_MakeEnvelope(*filters.bbox, 4326)
+        clauses.append(func.ST_Intersects(geometry, envelope))
+    if filters.near is not None:
+        near = filters.near
+        dlon, dlat = degree_margins(near.latitude, near.metres)
+        point = func.ST_SetSRID(func.ST_MakePoint(near.longitude, near.latitude), 4326)
+        clauses.append(geometry.op("&&")(func.ST_Expand(point, dlon, dlat)))
+        clauses.append(
+            func.ST_DWithin(func.geography(geometry), func.geography(point), near.metres, True)
+        )
+    return clauses
+
+
+def _within(code_column: Any, depth: int, code: str) -> ColumnElement[bool]:
+    """An action's code lies within the record of that code and depth (codes nest: 1.2.3.4
+    is under 1.2.3, 1.2 and 1)."""
+    if depth >= 4:
+        return code_column == code  # type: ignore[no-any-return]
+    return code_column.startswith(code + ".", autoescape=True)  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class SearchSource:
     """A searchable dataset: `build` gives its matching rows as (key, title, description,
-    document, sort_key, updated_at), or None when a filter excludes the whole source."""
+    document, sort_key, updated_at), or None when a filter excludes the whole source; `path`
+    gives a hit's API path from its key (else the dataset's record_path)."""
 
     dataset: str
     build: Callable[[SearchFilters], Select[Any] | None]
+    path: Callable[[str], str] | None = None
 
 
 PlanModel = type[Axis | Ambition | Objective | Action]
 _DEPTH: dict[PlanModel, int] = {Axis: 1, Ambition: 2, Objective: 3, Action: 4}
+_MODELS: dict[int, PlanModel] = {depth: model for model, depth in _DEPTH.items()}
+
+
+def _plan_scope(query: Select[Any], depth: int, filters: SearchFilters) -> Select[Any]:
+    """Join the levels above the one at `depth` (its table already in the query) and keep the
+    records within the codes the filters give."""
+    if depth >= 4:
+        query = query.join(Objective, Objective.id == Action.objective_id)
+    if depth >= 3:
+        query = query.join(Ambition, Ambition.id == Objective.ambition_id)
+    if depth >= 2:
+        query = query.join(Axis, Axis.id == Ambition.axis_id)
+    for level, code in filters.scope():
+        query = query.where(_MODELS[level].code == code)
+    return query
 
 
 def _plan_source(model: PlanModel) -> Callable[[SearchFilters], Select[Any] | None]:
     depth = _DEPTH[model]
 
     def build(filters: SearchFilters) -> Select[Any] | None:
-        # A parent filter deeper than the level excludes it (an axis is under no ambition).
-        wanted = {
-            "axis": filters.axis,
-            "ambition": filters.ambition,
-            "objective": filters.objective,
-        }
-        deepest = max((i + 1 for i, key in enumerate(wanted) if wanted[key]), default=0)
-        if deepest > depth or (filters.statuses and model is not Action):
+        # A filter deeper than the level excludes it (an axis is under no ambition), and so do
+        # those only actions have: a status, a location.
+        deepest = max((level for level, _ in filters.scope()), default=0)
+        if deepest > depth or ((filters.statuses or filters.located) and model is not Action):
             return None
         query = select(
             model.code.label("key"),
@@ -108,20 +203,11 @@ def _plan_source(model: PlanModel) -> Callable[[SearchFilters], Select[Any] | No
             cast(model.code_path, ARRAY(BigInteger)).label("sort_key"),
             model.updated_at.label("updated_at"),
         )
-        if depth >= 4:
-            query = query.join(Objective, Objective.id == Action.objective_id)
-        if depth >= 3:
-            query = query.join(Ambition, Ambition.id == Objective.ambition_id)
-        if depth >= 2:
-            query = query.join(Axis, Axis.id == Ambition.axis_id)
-        if filters.axis:
-            query = query.where(Axis.code == filters.axis)
-        if filters.ambition:
-            query = query.where(Ambition.code == filters.ambition)
-        if filters.objective:
-            query = query.where(Objective.code == filters.objective)
+        query = _plan_scope(query, depth, filters)
         if filters.statuses:
             query = query.where(Action.status.in_(filters.statuses))
+        if filters.located:
+            query = query.where(Action.geometry.is_not(None), *_located(Action.geometry, filters))
         if filters.commune:
             query = query.where(_concerns_commune(model, filters.commune))
         if filters.updated_since:
@@ -131,9 +217,36 @@ def _plan_source(model: PlanModel) -> Callable[[SearchFilters], Select[Any] | No
     return build
 
 
+def _milestone_source(filters: SearchFilters) -> Select[Any] | None:
+    """The steps of the actions' timelines; they take their place in the plan from their action.
+    A status filter leaves them out: theirs is the status the action takes at the step."""
+    if filters.statuses or filters.located:
+        return None
+    query = select(
+        Milestone.milestone_key.label("key"),
+        Milestone.title.label("title"),
+        Milestone.description.label("description"),
+        document(Milestone.title, Milestone.description).label("document"),
+        array([Milestone.id]).label("sort_key"),
+        Milestone.updated_at.label("updated_at"),
+    ).join(Action, Action.id == Milestone.action_id)
+    if filters.scope():
+        query = _plan_scope(query, 4, filters)
+    if filters.commune:
+        query = query.where(_concerns_commune(Action, filters.commune))
+    if filters.updated_since:
+        query = query.where(Milestone.updated_at >= filters.updated_since)
+    return query
+
+
+def _milestone_path(key: str) -> str:
+    return f"/v1/actions/{key.rpartition('-')[0]}/milestones"
+
+
 def _initiative_source(filters: SearchFilters) -> Select[Any] | None:
-    """Published initiatives; their axis is their category. (Never the private contact.)"""
-    if filters.ambition or filters.objective or filters.statuses:
+    """Published initiatives; their axis is their category, and an ambition, objective or action
+    takes those linked to an action within it. (Never the private contact.)"""
+    if filters.statuses:
         return None
     query = select(
         cast(Initiative.id, Text).label("key"),
@@ -145,6 +258,21 @@ def _initiative_source(filters: SearchFilters) -> Select[Any] | None:
     ).where(Initiative.status == InitiativeStatus.published.value)
     if filters.axis:
         query = query.where(Initiative.category == filters.axis)
+    linked = [
+        _within(initiative_action.c.action_code, level, code)
+        for level, code in filters.scope()
+        if level > 1
+    ]
+    if linked:
+        query = query.where(
+            exists(
+                select(literal(1)).where(
+                    initiative_action.c.initiative_id == Initiative.id, *linked
+                )
+            )
+        )
+    if filters.located:
+        query = query.where(*_located(Initiative.geometry, filters))
     if filters.commune:
         query = query.where(Initiative.commune_insee == filters.commune)
     if filters.updated_since:
@@ -153,9 +281,9 @@ def _initiative_source(filters: SearchFilters) -> Select[Any] | None:
 
 
 def _indicator_source(filters: SearchFilters) -> Select[Any] | None:
-    if filters.axis or filters.ambition or filters.objective or filters.statuses:
-        return None
-    if filters.commune:
+    """Indicators; a plan code takes those measuring a record within it (the list's `node`), a
+    commune those with values for it."""
+    if filters.statuses or filters.located:
         return None
     query = select(
         Indicator.code.label("key"),
@@ -165,6 +293,17 @@ def _indicator_source(filters: SearchFilters) -> Select[Any] | None:
         array([Indicator.id]).label("sort_key"),
         Indicator.updated_at.label("updated_at"),
     )
+    for _, code in filters.scope():
+        query = query.where(measures_node(code))
+    if filters.commune:
+        query = query.where(
+            exists(
+                select(literal(1)).where(
+                    IndicatorValue.indicator_id == Indicator.id,
+                    IndicatorValue.commune_insee == filters.commune,
+                )
+            )
+        )
     if filters.updated_since:
         query = query.where(Indicator.updated_at >= filters.updated_since)
     return query
@@ -180,6 +319,9 @@ class SearchSources:
     def datasets(self) -> list[str]:
         return [source.dataset for source in self.sources]
 
+    def get(self, dataset: str) -> SearchSource | None:
+        return next((source for source in self.sources if source.dataset == dataset), None)
+
 
 SOURCES = SearchSources()
 for _dataset, _model in (
@@ -191,6 +333,8 @@ for _dataset, _model in (
     SOURCES.register(SearchSource(_dataset, _plan_source(_model)))
 SOURCES.register(SearchSource("initiatives", _initiative_source))
 SOURCES.register(SearchSource("indicators", _indicator_source))
+# Last: a source's position is part of the search cursors already handed out.
+SOURCES.register(SearchSource("milestones", _milestone_source, _milestone_path))
 
 
 @dataclass(frozen=True)

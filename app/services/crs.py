@@ -44,8 +44,11 @@ class CrsSpec:
                 "query", name, f"coordinates outside the area where {self.uri} is defined"
             )
 
-    def envelope_sql(self, params: Params, numbers: list[float], name: str = "bbox") -> str:
-        """SQL of a WGS84 polygon for a bbox given in this CRS (axis order as the CRS says)."""
+    def checked_box(
+        self, numbers: list[float], name: str = "bbox"
+    ) -> tuple[float, float, float, float]:
+        """A bbox given in this CRS (axis order as the CRS says), checked, as x min, y min,
+        x max, y max in the CRS's x (easting, longitude) then y order."""
         minx, miny, maxx, maxy = self._lonlat_order(numbers)
         if minx > maxx:
             raise InvalidParameterError(
@@ -60,6 +63,11 @@ class CrsSpec:
             self.check_extent(name, miny, minx, maxy, maxx)
         else:
             self.check_extent(name, minx, miny, maxx, maxy)
+        return minx, miny, maxx, maxy
+
+    def envelope_sql(self, params: Params, numbers: list[float], name: str = "bbox") -> str:
+        """SQL of a WGS84 polygon for a bbox given in this CRS (axis order as the CRS says)."""
+        minx, miny, maxx, maxy = self.checked_box(numbers, name)
         corners = ", ".join(params.add(value, "float8") for value in (minx, miny, maxx, maxy))
         envelope = f"ST_MakeEnvelope({corners}, {self.srid})"
         if self.srid == 4326:

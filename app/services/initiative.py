@@ -27,7 +27,8 @@ class InitiativeFilters:
     q: str | None = None
 
 
-def _near(text: str) -> tuple[float, float, float]:
+def parse_near(text: str) -> tuple[float, float, float]:
+    """`lon,lat,metres` (the `near` parameter), checked."""
     expected = "lon,lat,metres is expected: a WGS84 point and a distance in metres"
     try:
         longitude, latitude, metres = (float(part) for part in text.split(","))
@@ -51,7 +52,7 @@ async def list_initiatives(
     params = query.params
     conditions = query.conditions
     if filters.near is not None:
-        longitude, latitude, metres = _near(filters.near)
+        longitude, latitude, metres = parse_near(filters.near)
         conditions.append(repository.within_distance(params, longitude, latitude, metres))
     if filters.commune is not None:
         conditions.append(repository.in_commune(params, filters.commune))

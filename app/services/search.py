@@ -1,17 +1,21 @@
-"""Search across the searchable datasets (the plan now; each dataset that registers a source in
-app/repositories/search.py later): ranked hits with highlighted fragments, paged by keyset."""
+"""Search across the searchable datasets (each one registers a source in
+app/repositories/search.py): ranked hits with highlighted fragments, paged by keyset."""
 
 import base64
 import binascii
 import json
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidParameterError
 from app.repositories import search as repository
-from app.repositories.search import SearchFilters
+from app.repositories.search import Near, SearchFilters
 from app.schemas.common import Page
 from app.schemas.publication import SearchHit
+from app.services.crs import crs
+from app.services.features import parse_bbox
+from app.services.initiative import parse_near
 from app.services.registry import REGISTRY
 
 _VERSION = "s1"
@@ -52,6 +56,50 @@ def searchable_datasets() -> list[str]:
     return repository.SOURCES.datasets()
 
 
+def record_path(dataset: str, key: str) -> str | None:
+    """The API path of a hit: its source's own, else its dataset's record path."""
+    source = repository.SOURCES.get(dataset)
+    if source is not None and source.path is not None:
+        return source.path(key)
+    spec = REGISTRY.get(dataset)
+    return spec.record_path.format(key=key) if spec and spec.record_path else None
+
+
+def search_filters(
+    *,
+    datasets: list[str] | None,
+    commune: str | None,
+    plan: dict[str, str | None],
+    statuses: list[str] | None,
+    updated_since: datetime | None,
+    bbox: str | None,
+    near: str | None,
+) -> SearchFilters:
+    """The filters of a search, checked: every dataset searchable, the bbox and the point."""
+    known = searchable_datasets()
+    for name in datasets or ():
+        if name not in known:
+            raise InvalidParameterError(
+                "query",
+                "dataset",
+                f"not searchable; the searchable datasets are: {', '.join(known)}",
+            )
+    box = crs(None, "bbox").checked_box(parse_bbox(bbox)) if bbox is not None else None
+    point = Near(*parse_near(near)) if near is not None else None
+    return SearchFilters(
+        datasets=sorted(set(datasets)) if datasets else None,
+        commune=commune,
+        axis=plan.get("axis"),
+        ambition=plan.get("ambition"),
+        objective=plan.get("objective"),
+        action=plan.get("action"),
+        statuses=sorted(set(statuses)) if statuses else None,
+        updated_since=updated_since,
+        bbox=box,
+        near=point,
+    )
+
+
 async def search(
     session: AsyncSession,
     text: str,
@@ -70,8 +118,7 @@ async def search(
     hits = await repository.search(session, text, filters, after=after, limit=limit + 1)
     items = []
     for hit in hits[:limit]:
-        spec = REGISTRY.get(hit.dataset)
-        path = spec.record_path.format(key=hit.key) if spec and spec.record_path else None
+        path = record_path(hit.dataset, hit.key)
         highlights = {"title": hit.title_highlight or hit.title}
         if hit.description_highlight:
             highlights["description"] = hit.description_highlight
