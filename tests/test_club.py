@@ -4,8 +4,8 @@ public. On a database of its own: the digest reads committed changes."""
 
 import asyncio
 import re
-from contextlib import AsyncExitStack
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
