@@ -87,6 +87,27 @@ class PreconditionFailedError(DomainError):
     title = "Precondition failed"
 
 
+class ConflictError(DomainError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class InvalidBodyError(DomainError):
+    """A body field the schema accepts but the data refuses (a geometry outside the territory,
+    an unknown axis): the same problem as a schema violation, naming the field."""
+
+    status = 422
+    slug = "invalid-body"
+    title = "Invalid request body"
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(
+            f"body '{name}': {reason}",
+            errors=[InvalidField(location="body", name=name, reason=reason)],
+        )
+
+
 class ServiceUnavailableError(DomainError):
     status = 503
     slug = "service-unavailable"
@@ -119,6 +140,7 @@ PROBLEM_TYPES: dict[str, str] = {
         "The resource changed since the ETag sent in `If-Match` was read: GET it again, "
         "re-apply your change and retry."
     ),
+    "conflict": "The request conflicts with the current state of the resource; `detail` says how.",
     ServiceUnavailableError.slug: "A dependency (the database) does not answer; retry later.",
     "internal-error": "An unexpected error on the server; it has been logged.",
 }
@@ -252,7 +274,9 @@ def install_error_handlers(app: FastAPI) -> None:
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "AuthenticationError",
+    "ConflictError",
     "DomainError",
+    "InvalidBodyError",
     "InvalidParameterError",
     "NotFoundError",
     "PermissionDeniedError",
