@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from app.schemas.problem import PROBLEM_MEDIA_TYPE, InvalidField, Problem, problem_response
 
@@ -239,7 +240,23 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     )
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
+    if exc.status_code == 405:
+        response.headers["Allow"] = _allowed_methods(request)
     return response
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method routed at the path: Starlette's own `Allow` names only the first route's,
+    and a URL may have several (GET and the writes)."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
 
 
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:

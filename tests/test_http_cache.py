@@ -41,8 +41,8 @@ def get_routes(document: dict[str, Any]) -> list[str]:
     """A working URL for every GET operation of the OpenAPI document."""
     urls = []
     for path, item in document["paths"].items():
-        if "get" not in item:
-            continue
+        if "get" not in item or item["get"].get("security"):
+            continue  # private reads (a key) are validated by their routes, tested with them
         url = path
         for name in re.findall(r"\{([^}]+)\}", path):
             value = EXAMPLES[name]

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from app.auth import EditorDep
 from app.db import ReaderDep, SessionDep
 from app.errors import InvalidParameterError, NotFoundError
+from app.http_cache import CachingPolicy, accepts_gzip, read_headers, variant_etag, version_token
 from app.preconditions import current_etags, require_if_match
 from app.routers.params import StrictQuery
 from app.schemas.common import INSEE_PATTERN, SearchText, code_pattern
@@ -125,12 +126,28 @@ async def list_initiatives(
     },
 )
 async def get_initiative(
+    request: Request,
     reader: ReaderDep,
     initiative_id: Annotated[
         str, Path(max_length=30, pattern=r"^[0-9]+$", description="The initiative's id.")
     ],
 ) -> Any:
-    return Response(await service.get_initiative(reader, initiative_id), media_type=GEOJSON)
+    headers = {}
+    if "authorization" in request.headers:
+        # An editor's client may send its key on every request: the answer is the public one,
+        # and so is its ETag (the one If-Match of a PATCH or DELETE here compares with).
+        headers["ETag"] = await _public_etag(request)
+    feature = await service.get_initiative(reader, initiative_id)
+    return Response(feature, media_type=GEOJSON, headers=headers)
+
+
+async def _public_etag(request: Request) -> str:
+    policy: CachingPolicy = request.app.state.caching_policy
+    versions = await request.app.state.data_versions.current()
+    token, _ = version_token(policy, versions, policy.datasets_read(request.scope["path"]))
+    headers = read_headers(request.scope)
+    gzip = accepts_gzip(headers.get(b"accept-encoding", b"").decode("latin-1"))
+    return variant_etag(token, {**request.scope, "query_string": b""}, headers, gzip)
 
 
 # --- editors' writes (scope `editor`) ----------------------------------------------------------

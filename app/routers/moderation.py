@@ -7,6 +7,7 @@ that initiative changes, not when a new proposal arrives.
 """
 
 import hashlib
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
@@ -24,7 +25,7 @@ from app.http_cache import (
     variant_etag,
 )
 from app.models.initiative import InitiativeStatus
-from app.routers.params import Cursor, Limit, StrictQuery, link_next
+from app.routers.params import Limit, StrictQuery, cursor_parameter, link_next
 from app.schemas.moderation import (
     Archival,
     InitiativePatch,
@@ -117,7 +118,13 @@ async def list_moderation_initiatives(
         InitiativeStatus, Query(description="The status to list; submitted by default.")
     ] = InitiativeStatus.submitted,
     limit: Limit = 100,
-    cursor: Cursor = None,
+    cursor: Annotated[
+        str | None,
+        cursor_parameter(
+            service.encode_cursor(datetime(2026, 1, 1, tzinfo=UTC), 1),
+            "Opaque position returned as `next_cursor` by the previous page.",
+        ),
+    ] = None,
 ) -> ModerationQueue:
     records, next_cursor = await service.queue(session, status, cursor, limit)
     link_next(request, response, next_cursor)

@@ -1,5 +1,6 @@
 """/v1/moderation: the queue, the moderators' actions and edits, and what the public sees."""
 
+import json
 from typing import Any
 
 import httpx
@@ -36,7 +37,8 @@ async def propose(
             "INSERT INTO initiative (title, description, category, status, location_precision, "
             "author_name, contact, address, geometry, commune_insee, created_at, published_at) "
             "VALUES (:title, 'Une idée', '1', :status, 'address', 'Camille', :contact, "
-            ":address, ST_GeomFromText(:wkt, 4326), '62498', CAST(CAST(:created_at AS text) AS timestamptz), "
+            ":address, ST_GeomFromText(:wkt, 4326), '62498', "
+            "CAST(CAST(:created_at AS text) AS timestamptz), "
             "CASE WHEN :status IN ('published', 'archived') THEN now() END) RETURNING id"
         ),
         {
@@ -204,7 +206,8 @@ async def test_the_states_and_the_actions_between_them(
     assert published.headers["content-location"] == item(first)
     body = published.json()
     assert body["status"] == "published"
-    assert body["published_at"] and body["moderated_at"]
+    assert body["published_at"]
+    assert body["moderated_at"]
     assert body["url"].endswith(f"/v1/initiatives/{first}")
     again = await client.post(item(first) + "/publish", headers=moderator)
     assert again.status_code == 409
@@ -318,7 +321,7 @@ async def test_an_edit_needs_the_current_etag_and_is_validated(
 
     done = await client.patch(
         url,
-        content=__import__("json").dumps(patch),
+        content=json.dumps(patch),
         headers={
             **moderator,
             "If-Match": etag,
@@ -442,7 +445,7 @@ async def test_the_public_sees_an_initiative_only_while_it_is_published(
             "item": f"/v1/initiatives/{initiative}",
             "ogc items": "/ogc/collections/initiatives/items?limit=10000",
             "ogc item": f"/ogc/collections/initiatives/items/{initiative}",
-            "ogc html": f"/ogc/collections/initiatives/items?limit=10000&f=html",
+            "ogc html": "/ogc/collections/initiatives/items?limit=10000&f=html",
             "search": "/v1/search?q=Zorglub-9q4",
             "csv": "/v1/datasets/initiatives.csv",
             "json": "/v1/datasets/initiatives.json",
