@@ -1,12 +1,13 @@
 """/v1/moderation: the queue, the moderators' actions and edits, and what the public sees."""
 
+import asyncio
 import json
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.cache import CachedResponse, ResponseCache, ResponseCacheMiddleware
 from app.main import BODY_VALIDATED
@@ -491,3 +492,59 @@ async def test_the_public_sees_an_initiative_only_while_it_is_published(
     assert (await client.post(item(initiative) + "/archive", headers=moderator)).status_code == 200
     assert showing(await public_bodies()) == set()
     assert (await client.get(f"/v1/initiatives/{initiative}")).status_code == 404
+
+
+async def test_concurrent_moderators_on_the_real_server(
+    live_server: str, engine: AsyncEngine
+) -> None:
+    """Committed data, a real server and pool: one edit per ETag, one decision per initiative."""
+    async with AsyncSession(engine) as setup:
+        made = await keys.create_key(setup, "concurrence", ["moderator"], None)
+        first = await propose(setup, "Concurrence (édition)")
+        second = await propose(setup, "Concurrence (décision)")
+        key_id = made.key.id
+        await setup.commit()
+    headers = {"Authorization": f"Bearer {made.secret}"}
+    try:
+        async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
+            etag = (await client.get(item(first), headers=headers)).headers["etag"]
+            edits = await asyncio.gather(
+                *(
+                    client.patch(
+                        item(first),
+                        json={"title": f"Titre n°{n}"},
+                        headers={**headers, "If-Match": etag},
+                    )
+                    for n in range(12)
+                )
+            )
+            statuses = sorted(response.status_code for response in edits)
+            assert statuses == [200] + [412] * 11, statuses
+            (winner,) = [r.json()["title"] for r in edits if r.status_code == 200]
+            now = await client.get(item(first), headers=headers)
+            assert now.json()["title"] == winner  # no update lost, none applied twice
+
+            decisions = await asyncio.gather(
+                *(
+                    client.post(item(second) + "/publish", headers=headers)
+                    if n % 2
+                    else client.post(
+                        item(second) + "/reject",
+                        json={"reason": "spam", "message": "non"},
+                        headers=headers,
+                    )
+                    for n in range(12)
+                )
+            )
+            statuses = sorted(response.status_code for response in decisions)
+            assert statuses == [200] + [409] * 11, statuses
+            (decided,) = [r.json()["status"] for r in decisions if r.status_code == 200]
+            final = await client.get(item(second), headers=headers)
+            assert final.json()["status"] == decided
+    finally:
+        async with AsyncSession(engine) as cleanup:
+            await cleanup.execute(
+                text("DELETE FROM initiative WHERE id IN (:a, :b)"), {"a": first, "b": second}
+            )
+            await keys.revoke_key(cleanup, key_id)
+            await cleanup.commit()
