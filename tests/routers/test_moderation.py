@@ -438,9 +438,10 @@ async def test_the_public_sees_an_initiative_only_while_it_is_published(
     initiative = await propose(session, title)
     declined = await propose(session, "Rucher Zorglub-9q4 refusé")
     await session.commit()
-    private = (CONTACT, ADDRESS)
 
-    async def public_bodies() -> dict[str, str]:
+    async def public_bodies(published: bool = False) -> dict[str, str]:
+        # The contact never; the address (moderators' business) not while unpublished.
+        private = (CONTACT,) if published else (CONTACT, ADDRESS)
         urls = {
             "list": "/v1/initiatives?limit=1000",
             "item": f"/v1/initiatives/{initiative}",
@@ -488,10 +489,27 @@ async def test_the_public_sees_an_initiative_only_while_it_is_published(
         item(declined) + "/reject", json={"reason": "spam", "message": "x"}, headers=moderator
     )
     assert (await client.post(item(initiative) + "/publish", headers=moderator)).status_code == 200
-    assert showing(await public_bodies()) == everywhere
+    assert showing(await public_bodies(published=True)) == everywhere
     assert (await client.post(item(initiative) + "/archive", headers=moderator)).status_code == 200
     assert showing(await public_bodies()) == set()
     assert (await client.get(f"/v1/initiatives/{initiative}")).status_code == 404
+
+
+async def feed(client: httpx.AsyncClient, cursor: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """The initiatives' changes since `cursor` (all of them without), and the cursor after."""
+    changes: list[dict[str, Any]] = []
+    while True:
+        params = {
+            "dataset": "initiatives",
+            "limit": "1000",
+            **({"cursor": cursor} if cursor else {}),
+        }
+        page = (await client.get("/v1/changes", params=params)).json()
+        changes += page["items"]
+        cursor = page["next_cursor"]
+        if not page["has_more"]:
+            assert cursor is not None
+            return cursor, changes
 
 
 async def test_concurrent_moderators_on_the_real_server(
@@ -541,6 +559,17 @@ async def test_concurrent_moderators_on_the_real_server(
             (decided,) = [r.json()["status"] for r in decisions if r.status_code == 200]
             final = await client.get(item(second), headers=headers)
             assert final.json()["status"] == decided
+
+            # The change feed: the record while published, then a deletion; never the contact.
+            cursor, _ = await feed(client, None)
+            assert (await client.post(item(first) + "/publish", headers=headers)).is_success
+            cursor, changes = await feed(client, cursor)
+            (shown,) = [c for c in changes if c["key"] == str(first)]
+            assert shown["record"]["title"] == winner
+            assert CONTACT not in json.dumps(changes)
+            assert (await client.post(item(first) + "/archive", headers=headers)).is_success
+            _, changes = await feed(client, cursor)
+            assert [c["record"] for c in changes if c["key"] == str(first)] == [None]
     finally:
         async with AsyncSession(engine) as cleanup:
             await cleanup.execute(
