@@ -52,7 +52,12 @@ Address = Annotated[str, StringConstraints(max_length=MAX_ADDRESS), AfterValidat
 AuthorName = Annotated[
     str, StringConstraints(max_length=MAX_AUTHOR_NAME), AfterValidator(_printable)
 ]
-Message = Annotated[str, StringConstraints(max_length=MAX_MESSAGE), AfterValidator(_printable)]
+Message = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_MESSAGE),
+    AfterValidator(_printable),
+    AfterValidator(_not_blank),
+]
 Category = Annotated[
     str, Field(pattern=code_pattern(1), description="Code of an axis of the plan.", examples=["3"])
 ]

@@ -282,6 +282,7 @@ async def test_reject_and_archive_bodies_are_checked(
         ({}, {"reason", "message"}),
         ({"reason": "because", "message": "x"}, {"reason"}),
         ({"reason": "spam", "message": "x" * 2001}, {"message"}),
+        ({"reason": "spam", "message": " "}, {"message"}),
         ({"reason": "spam", "message": "x", "extra": 1}, {"extra"}),
         ({"reason": "spam", "message": "nul\u0000"}, {"message"}),
     ]
