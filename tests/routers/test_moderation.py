@@ -470,9 +470,10 @@ async def test_the_public_sees_an_initiative_only_while_it_is_published(
         return bodies
 
     def showing(bodies: dict[str, str]) -> set[str]:
-        return {name for name, body in bodies.items() if title in body}
+        # Not the feed: in-process, what it lists of the test's own transaction depends on the
+        # other transactions of the server (the test on the real server checks it).
+        return {name for name, body in bodies.items() if title in body and name != "changes"}
 
-    # Only the feed does not show it in-process: it lists changes once their transaction ends.
     everywhere = {
         "list",
         "item",
