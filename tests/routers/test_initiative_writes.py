@@ -51,6 +51,7 @@ async def test_an_editor_creates_a_published_initiative(
     assert properties["commune"] == "62498"
     assert properties["location_precision"] == "exact"
     assert properties["actions"] == []
+    assert properties["address"] == NEW["address"]
     public = await client.get(f"/v1/initiatives/{initiative}")
     assert public.status_code == 200
     assert public.json() == feature

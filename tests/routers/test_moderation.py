@@ -491,7 +491,10 @@ async def test_the_public_sees_an_initiative_only_while_it_is_published(
         item(declined) + "/reject", json={"reason": "spam", "message": "x"}, headers=moderator
     )
     assert (await client.post(item(initiative) + "/publish", headers=moderator)).status_code == 200
-    assert showing(await public_bodies(published=True)) == everywhere
+    bodies = await public_bodies(published=True)
+    assert showing(bodies) == everywhere
+    # Public once published, like the geometry it helped place.
+    assert json.loads(bodies["item"])["properties"]["address"] == ADDRESS
     assert (await client.post(item(initiative) + "/archive", headers=moderator)).status_code == 200
     assert showing(await public_bodies()) == set()
     assert (await client.get(f"/v1/initiatives/{initiative}")).status_code == 404
