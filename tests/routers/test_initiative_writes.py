@@ -158,6 +158,10 @@ async def test_an_update_needs_the_etag_of_the_public_representation(
     )
     assert again.status_code == 200, again.text
     assert again.json()["properties"]["author_name"] is None
+    # What the representation does not show leaves its ETag valid (and unlocked by writes here).
+    await session.execute(text("UPDATE axis SET title = title || ' (modifié)' WHERE code = '2'"))
+    await session.commit()
+    assert (await client.get(url)).headers["etag"] == again.headers["etag"] != etag
     bad = await client.patch(url, json={"title": None, "x": 1}, headers={**editor, "If-Match": "*"})
     assert bad.status_code == 422
     assert {e["name"] for e in bad.json()["errors"]} == {"title", "x"}
