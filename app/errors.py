@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from app.schemas.problem import PROBLEM_MEDIA_TYPE, InvalidField, Problem, problem_response
 
@@ -87,6 +88,27 @@ class PreconditionFailedError(DomainError):
     title = "Precondition failed"
 
 
+class ConflictError(DomainError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class InvalidBodyError(DomainError):
+    """A body field the schema accepts but the data refuses (a geometry outside the territory,
+    an unknown axis): the same problem as a schema violation, naming the field."""
+
+    status = 422
+    slug = "invalid-body"
+    title = "Invalid request body"
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(
+            f"body '{name}': {reason}",
+            errors=[InvalidField(location="body", name=name, reason=reason)],
+        )
+
+
 class ServiceUnavailableError(DomainError):
     status = 503
     slug = "service-unavailable"
@@ -119,6 +141,7 @@ PROBLEM_TYPES: dict[str, str] = {
         "The resource changed since the ETag sent in `If-Match` was read: GET it again, "
         "re-apply your change and retry."
     ),
+    "conflict": "The request conflicts with the current state of the resource; `detail` says how.",
     ServiceUnavailableError.slug: "A dependency (the database) does not answer; retry later.",
     "internal-error": "An unexpected error on the server; it has been logged.",
 }
@@ -217,7 +240,23 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     )
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
+    if exc.status_code == 405:
+        response.headers["Allow"] = _allowed_methods(request)
     return response
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method routed at the path: Starlette's own `Allow` names only the first route's,
+    and a URL may have several (GET and the writes)."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
 
 
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
@@ -252,7 +291,9 @@ def install_error_handlers(app: FastAPI) -> None:
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "AuthenticationError",
+    "ConflictError",
     "DomainError",
+    "InvalidBodyError",
     "InvalidParameterError",
     "NotFoundError",
     "PermissionDeniedError",

@@ -33,6 +33,7 @@ from app.routers import (
     health,
     indicators,
     initiatives,
+    moderation,
     ogc,
     plan,
     publication,
@@ -55,8 +56,9 @@ Lists are paged with an opaque `cursor`; the next page is in `next_cursor` and i
 
 
 # What the change feed shows depends on which transactions have ended, not only on committed
-# data: validated by its body's hash and never kept in the response cache.
-BODY_VALIDATED = ("/v1/changes",)
+# data: validated by its body's hash and never kept in the response cache. Moderation answers are
+# private (their routes give their own validators).
+BODY_VALIDATED = ("/v1/changes", "/v1/moderation/")
 
 
 def migration_head() -> str:
@@ -155,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         indicators,
         communes,
         initiatives,
+        moderation,
         ogc,
         publication,
         changes,

@@ -21,6 +21,10 @@ TAGS = [
         "description": "Geolocated projects and proposals (GeoJSON), with spatial filters.",
     },
     {
+        "name": "moderation",
+        "description": "The moderators' queue and actions on initiatives (private).",
+    },
+    {
         "name": "ogc",
         "description": "OGC API – Features (Parts 1, 2, 3) over initiatives, communes and "
         "located actions, and vector tiles. Landing page: /ogc.",

@@ -23,6 +23,9 @@ def datasets_read(path: str) -> tuple[str, ...] | None:
         return (export.group(1),)
     if path.startswith("/v1/schemas/"):
         return ("territory",)  # the schema's title names the territory
+    if path == "/v1/initiatives" or path.startswith("/v1/initiatives/"):
+        # Links to actions touch the initiative; actions and axes are named by permanent codes.
+        return ("communes", "initiatives")
     return None
 
 
