@@ -87,6 +87,26 @@ class PreconditionFailedError(DomainError):
     title = "Precondition failed"
 
 
+class ConflictError(DomainError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict with the current state"
+
+
+class InvalidBodyError(DomainError):
+    """A body that parses but breaks a rule of the data (its parent missing, dates reversed...)."""
+
+    status = 422
+    slug = "invalid-body"
+    title = "Invalid request body"
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__(
+            "; ".join(f"body '{name}': {reason}" for name, reason in fields.items()),
+            errors=[InvalidField(location="body", name=n, reason=r) for n, r in fields.items()],
+        )
+
+
 class ServiceUnavailableError(DomainError):
     status = 503
     slug = "service-unavailable"
@@ -118,6 +138,10 @@ PROBLEM_TYPES: dict[str, str] = {
     PreconditionFailedError.slug: (
         "The resource changed since the ETag sent in `If-Match` was read: GET it again, "
         "re-apply your change and retry."
+    ),
+    ConflictError.slug: (
+        "The write conflicts with the data: a code or key already taken, a record that still "
+        "has children, a deletion already restored; `detail` says which."
     ),
     ServiceUnavailableError.slug: "A dependency (the database) does not answer; retry later.",
     "internal-error": "An unexpected error on the server; it has been logged.",
@@ -252,7 +276,9 @@ def install_error_handlers(app: FastAPI) -> None:
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "AuthenticationError",
+    "ConflictError",
     "DomainError",
+    "InvalidBodyError",
     "InvalidParameterError",
     "NotFoundError",
     "PermissionDeniedError",
