@@ -241,7 +241,24 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     )
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
+    if exc.status_code == 405:
+        response.headers["Allow"] = _allowed_methods(request)
     return response
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers, whichever router declares it (a path's GET and its
+    writes may live in different routers; Starlette names only the first route's)."""
+    from starlette.routing import Match
+
+    return ", ".join(
+        method
+        for method in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    )
 
 
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:

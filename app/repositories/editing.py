@@ -9,7 +9,6 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Table,
-    and_,
     delete,
     func,
     insert,
@@ -262,7 +261,7 @@ async def audit_page(
             ApiKey.__table__.c.name.label("key_name"),
         )
         .outerjoin(ApiKey, _key_of_actor())
-        .where(and_(*conditions))
+        .where(*conditions)
         .order_by(AuditLog.id.desc())
         .limit(limit)
     )

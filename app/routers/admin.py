@@ -10,8 +10,15 @@ from app.db import SessionDep
 from app.errors import InvalidParameterError
 from app.models.participation import ApiKey
 from app.repositories import keys as key_repository
-from app.routers.params import DEFAULT_LIMIT, Cursor, Limit, StrictQuery, link_next, parse_rfc3339
-from app.schemas.common import Page
+from app.routers.params import (
+    DEFAULT_LIMIT,
+    Limit,
+    StrictQuery,
+    cursor_parameter,
+    link_next,
+    parse_rfc3339,
+)
+from app.schemas.common import Page, SearchText
 from app.schemas.editing import AuditEntry, KeyCreate, KeyOut, NewKeyOut
 from app.schemas.problem import problem_responses
 from app.services import audit
@@ -21,6 +28,11 @@ router = APIRouter(prefix="/v1", tags=["admin"], dependencies=[StrictQuery])
 
 KeyId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The key's id.")]
 GUARDED = problem_responses(400, 401, 403)
+# These lists go newest first; the cursor is the last id shown.
+IdCursor = Annotated[
+    str | None,
+    cursor_parameter("1", "Opaque position returned as `next_cursor` by the previous page."),
+]
 
 
 def key_out(key: ApiKey) -> KeyOut:
@@ -104,20 +116,35 @@ async def list_audit(
     session: SessionDep,
     table: Annotated[
         str | None,
-        Query(pattern=r"^[a-z_]{1,63}$", description="A table, e.g. action, initiative."),
+        Query(
+            pattern=r"^[a-z_]{1,63}$",
+            description="A table, e.g. action, initiative.",
+            examples=["action"],
+        ),
     ] = None,
     record_key: Annotated[
-        str | None, Query(max_length=200, description="The record's key in its table.")
+        SearchText | None,
+        Query(description="The record's key in its table.", examples=["1.2.1.1"]),
     ] = None,
     actor: Annotated[
         str | None,
-        Query(pattern=r"^(key:[0-9]{1,19}|public|cli)$", description="key:<id>, public, cli."),
+        Query(
+            pattern=r"^(key:[0-9]{1,19}|public|cli)$",
+            description="key:<id>, public, cli.",
+            examples=["key:1"],
+        ),
     ] = None,
     operation: Literal["insert", "update", "delete"] | None = None,
-    since: Annotated[str | None, Query(max_length=64, description="RFC 3339, included.")] = None,
-    until: Annotated[str | None, Query(max_length=64, description="RFC 3339, excluded.")] = None,
+    since: Annotated[
+        str | None,
+        Query(max_length=64, description="RFC 3339, included.", examples=["2026-01-01T00:00:00Z"]),
+    ] = None,
+    until: Annotated[
+        str | None,
+        Query(max_length=64, description="RFC 3339, excluded.", examples=["2100-01-01T00:00:00Z"]),
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
+    cursor: IdCursor = None,
 ) -> Page[AuditEntry]:
     page = await audit.audit_page(
         session,

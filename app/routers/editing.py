@@ -11,8 +11,9 @@ from pydantic import BaseModel
 from app.auth import EditorDep
 from app.db import SessionDep
 from app.preconditions import current_etags, require_if_match
+from app.routers.admin import IdCursor
 from app.routers.indicators import IndicatorCode
-from app.routers.params import DEFAULT_LIMIT, Cursor, Limit, StrictQuery, link_next
+from app.routers.params import DEFAULT_LIMIT, Limit, StrictQuery, link_next
 from app.routers.plan import ActionCode
 from app.schemas.common import Page
 from app.schemas.editing import (
@@ -486,7 +487,7 @@ async def list_deletions(
     caller: EditorDep,
     session: SessionDep,
     limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
+    cursor: IdCursor = None,
 ) -> Page[DeletionOut]:
     page = await audit.deletions(session, cursor, limit)
     link_next(request, response, page.next_cursor)
