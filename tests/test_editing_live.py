@@ -103,7 +103,10 @@ async def test_concurrent_updates_with_one_etag_lose_nothing(
                 )
 
             answers = await asyncio.gather(
-                *(edit(secret, lead) for secret, lead in zip(editing_server.editors, leads))
+                *(
+                    edit(secret, lead)
+                    for secret, lead in zip(editing_server.editors, leads, strict=True)
+                )
             )
             statuses = sorted(answer.status_code for answer in answers)
             assert statuses == [200, 412], [a.text for a in answers]
