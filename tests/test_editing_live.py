@@ -35,20 +35,8 @@ class LiveServer:
     editors: tuple[str, str]
 
 
-@pytest.fixture(scope="module")
-async def editing_server() -> AsyncIterator[LiveServer]:
-    """The service on a database of its own: the test commits its writes."""
-    url = TEST_DATABASE_URL + "_editing"
-    await recreate_database(url)
-    await migrate(url)
-    engine = create_async_engine(url)
-    async with engine.begin() as connection:
-        session = AsyncSession(bind=connection)
-        await load_dataset(session, read_dataset(CALL_DATASET))
-        first = await keys.create_key(session, "rédaction A", ["editor"], None)
-        second = await keys.create_key(session, "rédaction B", ["editor"], None)
-        await session.flush()
-    await engine.dispose()
+async def start_server(url: str) -> tuple[asyncio.subprocess.Process, str]:
+    """The service in a uvicorn process of its own, on the database `url`, once ready."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -66,21 +54,63 @@ async def editing_server() -> AsyncIterator[LiveServer]:
         env={**os.environ, "DATABASE_URL": url, "ENVIRONMENT": "test"},
     )
     base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient() as probe:
+        for _ in range(100):
+            try:
+                if (await probe.get(f"{base}/ready")).status_code == 200:
+                    return process, base
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    process.kill()
+    await process.wait()
+    raise RuntimeError("the editing server did not become ready")
+
+
+@pytest.fixture(scope="module")
+async def editing_server() -> AsyncIterator[LiveServer]:
+    """The service on a database of its own: the test commits its writes."""
+    url = TEST_DATABASE_URL + "_editing"
+    await recreate_database(url)
+    await migrate(url)
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        session = AsyncSession(bind=connection)
+        await load_dataset(session, read_dataset(CALL_DATASET))
+        first = await keys.create_key(session, "rédaction A", ["editor"], None)
+        second = await keys.create_key(session, "rédaction B", ["editor"], None)
+        await session.flush()
+    await engine.dispose()
+    process, base = await start_server(url)
     try:
-        async with httpx.AsyncClient() as probe:
-            for _ in range(100):
-                try:
-                    if (await probe.get(f"{base}/ready")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("the editing server did not become ready")
         yield LiveServer(base, plain_url(url), (first.secret, second.secret))
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), timeout=10)
+
+
+async def test_an_acknowledged_edit_survives_a_kill(editing_server: LiveServer) -> None:
+    process, base = await start_server(TEST_DATABASE_URL + "_editing")
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            etag = (await client.get(ACTION)).headers["etag"]
+            answer = await client.patch(
+                ACTION,
+                json={"status_excerpt": "Écrit juste avant l'arrêt brutal"},
+                headers={"Authorization": f"Bearer {editing_server.editors[0]}", "If-Match": etag},
+            )
+            assert answer.status_code == 200, answer.text
+    finally:
+        process.kill()  # SIGKILL right after the answer: no shutdown, no flush
+        await process.wait()
+    connection = await asyncpg.connect(editing_server.dsn)
+    try:
+        stored = await connection.fetchval(
+            "SELECT status_excerpt FROM action WHERE code = '1.2.1.1'"
+        )
+    finally:
+        await connection.close()
+    assert stored == "Écrit juste avant l'arrêt brutal"
 
 
 async def test_concurrent_updates_with_one_etag_lose_nothing(
