@@ -284,7 +284,11 @@ async def test_a_deletion_is_restored_identical(
     code = "2.2.2.1"  # with milestones and indicators; a budget line and communes added
     line = {"year": 2030, "nature": "investment", "planned": 5}
     assert (await client.post(f"/v1/actions/{code}/budget", json=line, headers=editor)).is_success
-    communes = await patch(client, f"/v1/actions/{code}", editor, {"communes": ["62498", "62510"]})
+    located = {
+        "communes": ["62498", "62510"],
+        "geometry": {"type": "LineString", "coordinates": [[2.8312345, 50.43], [2.84, 50.4412345]]},
+    }
+    communes = await patch(client, f"/v1/actions/{code}", editor, located)
     assert communes.status_code == 200, communes.text
     before = await snapshot(session, code)
     for table in ("milestone", "budget_line", "indicator_action", "action_commune"):

@@ -5,7 +5,7 @@ an action's public history."""
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel
 
 from app.auth import EditorDep
@@ -43,19 +43,19 @@ from app.services import audit
 from app.services import editing as service
 from app.services import indicator as indicator_service
 from app.services import plan as plan_service
+from app.services.keys import Caller
 
 router = APIRouter(prefix="/v1", tags=["editing"], dependencies=[StrictQuery])
 
 CREATED = problem_responses(401, 403, 404, 409, 422)
 PATCHED = problem_responses(400, 401, 403, 404, 409, 412, 422, 428)
 DELETED = problem_responses(400, 401, 403, 404, 409, 412)
-MERGE_PATCH = {
-    "requestBody": {
-        "content": {
-            "application/merge-patch+json": {"schema": {"type": "object"}},
-        }
-    }
-}
+
+
+def merge_patch(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI: the body may also be sent as a JSON merge patch (RFC 7396)."""
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"content": {"application/merge-patch+json": {"schema": schema}}}}
 
 LineKey = Annotated[
     str,
@@ -75,6 +75,15 @@ MilestoneKey = Annotated[
 ]
 ValueId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The value's id.")]
 DeletionId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The deletion's id.")]
+
+
+async def writer(caller: EditorDep, session: SessionDep) -> Caller:
+    """An editor's write: authenticated first, then serialised with the others."""
+    await service.serialise(session)
+    return caller
+
+
+WriterDep = Annotated[Caller, Depends(writer)]
 
 
 async def _answer(
@@ -117,7 +126,7 @@ def _plan_routes(collection: str, example: str) -> None:
     )
 
     async def create(
-        request: Request, response: Response, caller: EditorDep, session: SessionDep, body: Any
+        request: Request, response: Response, caller: WriterDep, session: SessionDep, body: Any
     ) -> Any:
         code = await service.create_node(session, level, body)
         await _answer(request, response, f"/v1/{collection}/{code}", 201, session)
@@ -126,7 +135,7 @@ def _plan_routes(collection: str, example: str) -> None:
     async def patch(
         request: Request,
         response: Response,
-        caller: EditorDep,
+        caller: WriterDep,
         session: SessionDep,
         code: Annotated[str, code_path],
         body: Any,
@@ -138,7 +147,7 @@ def _plan_routes(collection: str, example: str) -> None:
         return await read(session, code)
 
     async def remove(
-        request: Request, caller: EditorDep, session: SessionDep, code: Annotated[str, code_path]
+        request: Request, caller: WriterDep, session: SessionDep, code: Annotated[str, code_path]
     ) -> Response:
         await read(session, code)
         await _if_match_when_sent(request, session)
@@ -165,7 +174,7 @@ def _plan_routes(collection: str, example: str) -> None:
         response_model=detail,
         summary=f"Change a {level.name} (editor; JSON merge patch, If-Match)",
         responses=PATCHED,
-        openapi_extra=MERGE_PATCH,
+        openapi_extra=merge_patch(patch_body),
     )
     router.add_api_route(
         f"/{collection}/{{code}}",
@@ -223,7 +232,7 @@ async def get_budget_line(code: ActionCode, line_key: LineKey, session: SessionD
 async def create_budget_line(
     request: Request,
     response: Response,
-    caller: EditorDep,
+    caller: WriterDep,
     session: SessionDep,
     code: ActionCode,
     body: BudgetCreate,
@@ -238,12 +247,12 @@ async def create_budget_line(
     response_model=BudgetLineRecord,
     summary="Change a budget line (editor; JSON merge patch, If-Match)",
     responses=PATCHED,
-    openapi_extra=MERGE_PATCH,
+    openapi_extra=merge_patch(BudgetPatch),
 )
 async def update_budget_line(
     request: Request,
     response: Response,
-    caller: EditorDep,
+    caller: WriterDep,
     session: SessionDep,
     code: ActionCode,
     line_key: LineKey,
@@ -264,7 +273,7 @@ async def update_budget_line(
     responses=DELETED,
 )
 async def delete_budget_line(
-    request: Request, caller: EditorDep, session: SessionDep, code: ActionCode, line_key: LineKey
+    request: Request, caller: WriterDep, session: SessionDep, code: ActionCode, line_key: LineKey
 ) -> Response:
     await service.get_budget_line(session, code, line_key)
     await _if_match_when_sent(request, session)
@@ -293,7 +302,7 @@ async def get_milestone(code: ActionCode, key: MilestoneKey, session: SessionDep
 async def create_milestone(
     request: Request,
     response: Response,
-    caller: EditorDep,
+    caller: WriterDep,
     session: SessionDep,
     code: ActionCode,
     body: MilestoneCreate,
@@ -308,12 +317,12 @@ async def create_milestone(
     response_model=MilestoneRecord,
     summary="Change a milestone (editor; JSON merge patch, If-Match)",
     responses=PATCHED,
-    openapi_extra=MERGE_PATCH,
+    openapi_extra=merge_patch(MilestonePatch),
 )
 async def update_milestone(
     request: Request,
     response: Response,
-    caller: EditorDep,
+    caller: WriterDep,
     session: SessionDep,
     code: ActionCode,
     key: MilestoneKey,
@@ -334,7 +343,7 @@ async def update_milestone(
     responses=DELETED,
 )
 async def delete_milestone(
-    request: Request, caller: EditorDep, session: SessionDep, code: ActionCode, key: MilestoneKey
+    request: Request, caller: WriterDep, session: SessionDep, code: ActionCode, key: MilestoneKey
 ) -> Response:
     await service.get_milestone(session, code, key)
     await _if_match_when_sent(request, session)
@@ -355,7 +364,7 @@ async def delete_milestone(
 async def create_indicator(
     request: Request,
     response: Response,
-    caller: EditorDep,
+    caller: WriterDep,
     session: SessionDep,
     body: IndicatorCreate,
 ) -> Any:
@@ -369,12 +378,12 @@ async def create_indicator(
     response_model=IndicatorDetail,
     summary="Change an indicator and what it measures (editor; JSON merge patch, If-Match)",
     responses=PATCHED,
-    openapi_extra=MERGE_PATCH,
+    openapi_extra=merge_patch(IndicatorPatch),
 )
 async def update_indicator(
     request: Request,
     response: Response,
-    caller: EditorDep,
+    caller: WriterDep,
     session: SessionDep,
     code: IndicatorCode,
     body: IndicatorPatch,
@@ -394,7 +403,7 @@ async def update_indicator(
     responses=DELETED,
 )
 async def delete_indicator(
-    request: Request, caller: EditorDep, session: SessionDep, code: IndicatorCode
+    request: Request, caller: WriterDep, session: SessionDep, code: IndicatorCode
 ) -> Response:
     await indicator_service.get_indicator(session, code)
     await _if_match_when_sent(request, session)
@@ -423,7 +432,7 @@ async def get_indicator_value(code: IndicatorCode, value_id: ValueId, session: S
 async def create_indicator_value(
     request: Request,
     response: Response,
-    caller: EditorDep,
+    caller: WriterDep,
     session: SessionDep,
     code: IndicatorCode,
     body: ValueCreate,
@@ -438,12 +447,12 @@ async def create_indicator_value(
     response_model=IndicatorValueOut,
     summary="Change a value (editor; JSON merge patch, If-Match)",
     responses=PATCHED,
-    openapi_extra=MERGE_PATCH,
+    openapi_extra=merge_patch(ValuePatch),
 )
 async def update_indicator_value(
     request: Request,
     response: Response,
-    caller: EditorDep,
+    caller: WriterDep,
     session: SessionDep,
     code: IndicatorCode,
     value_id: ValueId,
@@ -464,7 +473,7 @@ async def update_indicator_value(
     responses=DELETED,
 )
 async def delete_indicator_value(
-    request: Request, caller: EditorDep, session: SessionDep, code: IndicatorCode, value_id: ValueId
+    request: Request, caller: WriterDep, session: SessionDep, code: IndicatorCode, value_id: ValueId
 ) -> Response:
     await service.get_value(session, code, value_id)
     await _if_match_when_sent(request, session)
@@ -501,6 +510,6 @@ async def list_deletions(
     responses=problem_responses(400, 401, 403, 404, 409),
 )
 async def restore_deletion(
-    caller: EditorDep, session: SessionDep, deletion_id: DeletionId
+    caller: WriterDep, session: SessionDep, deletion_id: DeletionId
 ) -> RestoreOut:
     return await audit.restore(session, deletion_id)

@@ -31,6 +31,7 @@ from app.models.initiative import Initiative, initiative_action
 from app.models.plan import Action, Ambition, Axis, Objective, PlanNodeMixin, action_commune
 from app.repositories import dataset as dataset_repository
 from app.repositories import editing as repository
+from app.repositories.publication import lock_dataset_versions
 from app.schemas.editing import (
     ActionFields,
     BudgetCreate,
@@ -78,6 +79,14 @@ ACTIONS = Level("actions", "action", Action, 4, OBJECTIVES, "objective_id")
 LEVELS = {level.collection: level for level in (AXES, AMBITIONS, OBJECTIVES, ACTIONS)}
 CHILD = {"axes": AMBITIONS, "ambitions": OBJECTIVES, "objectives": ACTIONS}
 BY_DEPTH = {level.depth: level for level in LEVELS.values()}
+
+
+async def serialise(session: AsyncSession) -> None:
+    """Take every dataset's version lock, in one order, before anything else: editors' writes
+    then run one after the other and never deadlock (a write bumps several datasets in the
+    order of its statements, and a PATCH's If-Match locks those its page reads)."""
+    await lock_dataset_versions(session, None)
+
 
 NOT_NULL = ("title", "weight", "name", "unit", "kind", "value", "date", "reached")
 
