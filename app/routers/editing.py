@@ -57,6 +57,7 @@ def merge_patch(model: type[BaseModel]) -> dict[str, Any]:
     schema = {"$ref": f"#/components/schemas/{model.__name__}"}
     return {"requestBody": {"content": {"application/merge-patch+json": {"schema": schema}}}}
 
+
 LineKey = Annotated[
     str,
     Path(
