@@ -74,6 +74,10 @@ async def test_create_update_delete_a_plan_branch(
     for url in ("/v1/actions/9.1.1.1", "/v1/objectives/9.1.1", "/v1/ambitions/9.1", "/v1/axes/9"):
         assert (await client.delete(url, headers=editor)).status_code == 204, url
         assert (await client.get(url)).status_code == 404
+    # A deleted code is restored, never given to another record.
+    reused = await client.post("/v1/axes", json={"code": "9", "title": "Autre"}, headers=editor)
+    assert reused.status_code == 409
+    assert "restore" in reused.json()["detail"]
 
 
 @pytest.mark.parametrize(
@@ -160,6 +164,21 @@ async def test_conflicts_are_409(client: httpx.AsyncClient, editor: dict[str, st
     assert (
         await client.post(f"/v1/actions/{ACTION}/budget", json=line, headers=editor)
     ).status_code == 409
+
+
+async def test_missing_records_are_404(client: httpx.AsyncClient, editor: dict[str, str]) -> None:
+    milestone = {"position": 1, "date": "2030-01-01", "title": "x"}
+    for method, url, body in (
+        ("PATCH", "/v1/actions/9.9.9.9", {}),
+        ("DELETE", "/v1/axes/9", None),
+        ("PATCH", "/v1/indicators/inconnu", {}),
+        ("DELETE", f"/v1/actions/{ACTION}/budget/{ACTION}-1999-operating", None),
+        ("POST", "/v1/actions/9.9.9.9/milestones", milestone),
+        ("POST", "/v1/deletions/999999/restore", None),
+    ):
+        answer = await client.request(method, url, headers={**editor, "If-Match": "*"}, json=body)
+        assert answer.status_code == 404, (url, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
 
 
 async def test_codes_are_permanent(client: httpx.AsyncClient, editor: dict[str, str]) -> None:
@@ -314,6 +333,8 @@ async def test_a_deletion_is_restored_identical(
     assert deletion["record_key"] == code
     assert deletion["rows"] == rows
     assert deletion["actor"].startswith("key:")
+    assert deletion["path"] == f"/v1/actions/{code}"
+    assert deletion["transaction_id"] > 0
     deleted = await logged("delete")
     assert ("actions", code) in deleted
     assert {dataset for dataset, _ in deleted} >= {"actions", "milestones", "budget_lines"}

@@ -35,6 +35,7 @@ RESTORE_ORDER = (
     "ambition",
     "objective",
     "action",
+    "initiative",
     "indicator",
     "action_commune",
     "indicator_ambition",
@@ -134,6 +135,18 @@ async def record_deletion(session: AsyncSession, mark: int, table: str, key: str
         )
     )
     return int(count or 0)
+
+
+async def unrestored_deletion(session: AsyncSession, table: str, key: str) -> int | None:
+    """The deletion that removed this record and has not been restored, if any."""
+    found = await session.scalar(
+        select(func.max(Deletion.id)).where(
+            Deletion.table_name == table,
+            Deletion.record_key == key,
+            Deletion.restored_at.is_(None),
+        )
+    )
+    return None if found is None else int(found)
 
 
 async def list_deletions(

@@ -243,6 +243,7 @@ class ActionHistory(ApiModel):
 
 class DeletionOut(ApiModel):
     id: int
+    transaction_id: int = Field(description="The transaction, as the audit log names it.")
     deleted_at: dt.datetime
     actor: str | None = Field(description="key:<id> of the editor who deleted.")
     table: str = Field(description="The table of the record deleted.")

@@ -99,6 +99,7 @@ async def action_history(session: AsyncSession, code: str) -> ActionHistory:
 def deletion_out(deletion: Deletion) -> DeletionOut:
     return DeletionOut(
         id=deletion.id,
+        transaction_id=deletion.transaction_id,
         deleted_at=deletion.deleted_at,
         actor=deletion.actor,
         table=deletion.table_name,

@@ -97,6 +97,16 @@ def _not_null(given: dict[str, Any]) -> None:
         raise InvalidBodyError(nulls)
 
 
+async def _not_reused(session: AsyncSession, table: str, code: str) -> None:
+    # A public code names one record forever: a deleted one is restored, not replaced.
+    deletion = await repository.unrestored_deletion(session, table, code)
+    if deletion is not None:
+        raise ConflictError(
+            f"The code {code} belonged to a record deleted by deletion {deletion}; codes are "
+            f"never reused: restore it (POST /v1/deletions/{deletion}/restore) or pick another."
+        )
+
+
 async def _node(session: AsyncSession, level: Level, code: str) -> RowMapping:
     found = await repository.row(session, level.table, level.table.c.code == code)
     if found is None:
@@ -188,6 +198,7 @@ async def create_node(session: AsyncSession, level: Level, body: NodeCreate) -> 
         values.update(await _action_fields(session, given, None))
     if await repository.exists(session, level.table, level.table.c.code == code):
         raise ConflictError(f"The {level.name} {code} exists already; codes are never reused.")
+    await _not_reused(session, level.name, code)
     created = await repository.insert_row(session, level.table, {"code": code, **values})
     if level is ACTIONS:
         await _sync_communes(session, created["id"], given)
@@ -315,6 +326,7 @@ async def create_indicator(session: AsyncSession, body: IndicatorCreate) -> str:
     values = _plain({k: v for k, v in given.items() if k in INDICATOR_COLUMNS})
     if await repository.exists(session, INDICATORS, INDICATORS.c.code == body.code):
         raise ConflictError(f"The indicator {body.code} exists already; codes are never reused.")
+    await _not_reused(session, "indicator", body.code)
     created = await repository.insert_row(session, INDICATORS, {"code": body.code, **values})
     await _sync_measures(session, created["id"], body.measures or [])
     return body.code
