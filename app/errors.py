@@ -91,21 +91,20 @@ class PreconditionFailedError(DomainError):
 class ConflictError(DomainError):
     status = 409
     slug = "conflict"
-    title = "Conflict"
+    title = "Conflict with the current state"
 
 
 class InvalidBodyError(DomainError):
-    """A body field the schema accepts but the data refuses (a geometry outside the territory,
-    an unknown axis): the same problem as a schema violation, naming the field."""
+    """A body that parses but breaks a rule of the data (its parent missing, dates reversed...)."""
 
     status = 422
     slug = "invalid-body"
     title = "Invalid request body"
 
-    def __init__(self, name: str, reason: str) -> None:
+    def __init__(self, fields: dict[str, str]) -> None:
         super().__init__(
-            f"body '{name}': {reason}",
-            errors=[InvalidField(location="body", name=name, reason=reason)],
+            "; ".join(f"body '{name}': {reason}" for name, reason in fields.items()),
+            errors=[InvalidField(location="body", name=n, reason=r) for n, r in fields.items()],
         )
 
 
@@ -141,7 +140,10 @@ PROBLEM_TYPES: dict[str, str] = {
         "The resource changed since the ETag sent in `If-Match` was read: GET it again, "
         "re-apply your change and retry."
     ),
-    "conflict": "The request conflicts with the current state of the resource; `detail` says how.",
+    ConflictError.slug: (
+        "The write conflicts with the data: a code or key already taken, a record that still "
+        "has children, a deletion already restored; `detail` says which."
+    ),
     ServiceUnavailableError.slug: "A dependency (the database) does not answer; retry later.",
     "internal-error": "An unexpected error on the server; it has been logged.",
 }
@@ -246,17 +248,16 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
 
 
 def _allowed_methods(request: Request) -> str:
-    """Every method routed at the path: Starlette's own `Allow` names only the first route's,
-    and a URL may have several (GET and the writes)."""
-    routes = request.app.router.routes
-    allowed = [
+    """Every method the path answers, whichever router declares it (a path's GET and its
+    writes may live in different routers; Starlette names only the first route's)."""
+    return ", ".join(
         method
-        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        for method in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
         if any(
-            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
         )
-    ]
-    return ", ".join(allowed)
+    )
 
 
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:

@@ -27,9 +27,11 @@ from app.http_cache import (
 from app.openapi import build_openapi
 from app.repositories.publication import VersionRow, dataset_versions_on
 from app.routers import (
+    admin,
     changes,
     communes,
     docs,
+    editing,
     health,
     indicators,
     initiatives,
@@ -56,9 +58,10 @@ Lists are paged with an opaque `cursor`; the next page is in `next_cursor` and i
 
 
 # What the change feed shows depends on which transactions have ended, not only on committed
-# data: validated by its body's hash and never kept in the response cache. Moderation answers are
-# private (their routes give their own validators).
-BODY_VALIDATED = ("/v1/changes", "/v1/moderation/")
+# data: validated by its body's hash and never kept in the response cache. So are the private
+# answers: moderation, the admin and editor lists (keys, audit, deletions); their routes give
+# their own validators.
+BODY_VALIDATED = ("/v1/changes", "/v1/moderation/", "/v1/keys", "/v1/audit", "/v1/deletions")
 
 
 def migration_head() -> str:
@@ -162,6 +165,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publication,
         changes,
         search,
+        editing,
+        admin,
         docs,
     ):
         app.include_router(module.router)

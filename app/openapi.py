@@ -38,6 +38,8 @@ TAGS = [
         "description": "Incremental sync: every creation, update and deletion, in order.",
     },
     {"name": "search", "description": "Full-text search in French, accents ignored."},
+    {"name": "editing", "description": "Editors' writes to the plan and its follow-up (a key)."},
+    {"name": "admin", "description": "API keys and the audit log (an admin key)."},
     {"name": "health", "description": "Probes for load balancers."},
 ]
 

@@ -25,16 +25,19 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import Mount, Route
 
 from app.config import Settings
 from app.main import create_app
 from app.models.commune import Commune
+from app.models.editing import Deletion
 from app.models.initiative import Initiative
+from app.models.participation import Scope
 from app.models.plan import Action, Ambition, Axis, Objective, action_commune
-from app.services import keys
+from app.schemas.indicator import INDICATOR_EXAMPLE
+from app.services import editing, keys
 from app.services.pagination import encode_cursor
 from tests.conftest import TEST_DATABASE_URL
 
@@ -292,13 +295,13 @@ def answer_errors(
         return [f"server error: {response.text[:160]!r}"]
     if status not in allowed:
         return [f"status not in {sorted(allowed)}: {response.text[:160]!r}"]
+    if status == 204:
+        return [f"204 with a body of {len(response.content)} bytes"] if response.content else []
     if status == 304:
         # Not modified: the validator is repeated, no body is sent.
         if not response.headers.get("etag"):
             return ["304 without ETag"]
         return [f"304 with a body of {len(response.content)} bytes"] if response.content else []
-    if status == 204:
-        return [f"204 with a body of {len(response.content)} bytes"] if response.content else []
     if 200 <= status < 300:
         content_type = response.headers.get("content-type", "")
         base = content_type.split(";")[0].strip()
@@ -386,6 +389,15 @@ def query_string(pairs: Sequence[tuple[str, str]]) -> str:
 # --- valid values ------------------------------------------------------------------------------
 
 
+FOLLOW_UP_EXAMPLES = """
+    WITH a AS (SELECT id FROM action WHERE code = '1.2.1.1'),
+    b AS (INSERT INTO budget_line (action_id, year, nature, line_key, planned)
+          SELECT id, 2024, 'investment', '', 1000 FROM a ON CONFLICT DO NOTHING)
+    INSERT INTO milestone (action_id, position, milestone_key, milestone_date, title)
+    SELECT id, 1, '', '2024-01-01', 'Exemple' FROM a ON CONFLICT DO NOTHING
+"""
+
+
 @pytest.fixture
 async def loaded(session: AsyncSession) -> dict[str, str]:
     """Valid values by parameter name, read from the loaded CALL data."""
@@ -395,9 +407,26 @@ async def loaded(session: AsyncSession) -> dict[str, str]:
         assert value is not None, f"the CALL data has no {column}"
         return str(value)
 
+    # A budget line and a milestone at the keys the routes give as examples.
+    await session.execute(text(FOLLOW_UP_EXAMPLES))
     axis = await first(Axis.code, Axis.code_path)
     initiative = await first(Initiative.id, Initiative.id)
+    value = await session.scalar(
+        text(
+            "SELECT min(v.id) FROM indicator_value v JOIN indicator i ON i.id = v.indicator_id "
+            "WHERE i.code = :code"
+        ),
+        {"code": INDICATOR_EXAMPLE},
+    )
+    key = await keys.create_key(session, "exemple", ["editor"], None)
+    # A deletion to restore.
+    await session.execute(text(FOLLOW_UP_EXAMPLES.replace("2024", "2025").replace(", 1,", ", 2,")))
+    await editing.delete_milestone(session, "1.2.1.1", "1.2.1.1-2", "/v1/exemple")
+    deletion = await first(Deletion.id, Deletion.id.desc())
     return {
+        "value_id": str(value),
+        "key_id": str(key.key.id),
+        "deletion_id": deletion,
         "initiative_id": initiative,
         "featureId": initiative,
         "axis": axis,
@@ -493,6 +522,11 @@ def test_the_corpus_reaches_the_server_as_written() -> None:
         assert url.raw_path == b"/v1/axes?q=" + value.encode("ascii"), label
 
 
+# What a guarded write may answer to a request whose parameters are valid: created, done, a
+# conflict with the data, or a missing If-Match (the authorization matrix is tested elsewhere).
+WRITE_OUTCOMES = {200, 201, 204, 409, 428}
+
+
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.id)
 async def test_malformed_parameters(
     app: FastAPI,
@@ -505,17 +539,19 @@ async def test_malformed_parameters(
     spec = document["paths"][operation.path][operation.method]
     operation = Operation(operation.method, operation.path, spec)
     method = operation.method.upper()
-    # A guarded operation is tried with a key of every scope (the authorization matrix is tested
-    # apart); a write may then answer as writes do.
-    auth: dict[str, str] = {}
-    write_answers: set[int] = set()
-    if spec.get("security"):
-        made = await keys.create_key(session, "malformed", ["editor", "moderator", "admin"], None)
-        await session.commit()
-        auth = {"Authorization": f"Bearer {made.secret}"}
-        write_answers = {201, 204, 404, 409, 412, 428} if method != "GET" else set()
     content = operation.spec.get("responses", {}).get("200", {}).get("content", {})
     report = Report(media_types=frozenset(content))
+    raw_headers: list[tuple[bytes, bytes]] = []
+    outcomes = {200}
+    if spec.get("security"):
+        # A key with every scope: the parameters are what is tried here.
+        made = await keys.create_key(session, "malformed", [s.value for s in Scope], None)
+        await session.commit()
+        client.headers["Authorization"] = f"Bearer {made.secret}"
+        raw_headers.append((b"authorization", f"Bearer {made.secret}".encode()))
+        if method != "GET":
+            # A DELETE tried with valid parameters has deleted the record: 404 next time.
+            outcomes = WRITE_OUTCOMES | ({404} if method == "DELETE" else set())
     path_params = operation.parameters("path")
     query_params = operation.parameters("query")
     path_values = {p["name"]: valid_value(document, operation, p, loaded) for p in path_params}
@@ -538,26 +574,21 @@ async def test_malformed_parameters(
         target: str | bytes, allowed: set[int], param: tuple[str, str] | None, label: str
     ) -> None:
         if isinstance(target, bytes):
-            raw_auth = [(name.lower().encode(), value.encode()) for name, value in auth.items()]
-            response = await send_raw(app, report, method, target, raw_auth)
+            response = await send_raw(app, report, method, target, raw_headers)
             shown = target.decode("latin-1")
         else:
-            response = await send(client, report, method, target, headers=auth)
+            response = await send(client, report, method, target)
             shown = target
         report.judge(
-            f"[{label}] {method} {shown}",
-            response,
-            allowed | body_status | write_answers,
-            param,
-            declared_media,
+            f"[{label}] {method} {shown}", response, allowed | body_status, param, declared_media
         )
 
     # The valid request, and each query parameter alone with a valid value, are answered: each
     # malformed request below differs from a working one by one value only.
     if not body_status:
-        await expect(path + query_string(required), {200}, None, "valid")
+        await expect(path + query_string(required), outcomes, None, "valid")
         for name, value in query_values.items():
-            await expect(with_query(name, value), {200}, ("query", name), f"valid {name}")
+            await expect(with_query(name, value), outcomes, ("query", name), f"valid {name}")
 
     for label, bad in CORPUS:
         for param in path_params:
@@ -565,10 +596,12 @@ async def test_malformed_parameters(
             target = fill(operation.path, {**path_values, name: bad}) + query_string(required)
             # A slash or a dot segment may take the request off the route (404), an empty value
             # is redirected to the collection (307), a well-formed absent value is a 404.
-            await expect(target, {200, 307, 400, 404}, ("path", name), f"{label} in {name}")
+            await expect(target, outcomes | {307, 400, 404}, ("path", name), f"{label} in {name}")
         for param in query_params:
             name = param["name"]
-            await expect(with_query(name, bad), {200, 400}, ("query", name), f"{label} in {name}")
+            await expect(
+                with_query(name, bad), outcomes | {400}, ("query", name), f"{label} in {name}"
+            )
 
     for decoded, written in UNKNOWN_NAMES:
         target = path + query_string([*required, (written, "1")])
@@ -578,13 +611,13 @@ async def test_malformed_parameters(
         (path + "?=", "empty name and value"),
         (path + "?;", "semicolon"),
     ):
-        await expect(target, {200, 400}, None, label)
+        await expect(target, outcomes | {400}, None, label)
     for param in query_params:
         name = param["name"]
         value = query_values[name]
         repeatable = is_array(document, param)
         target = with_query(name, value, value)
-        await expect(target, {200} if repeatable else {400}, ("query", name), f"repeated {name}")
+        await expect(target, outcomes if repeatable else {400}, ("query", name), f"repeated {name}")
 
     # Beyond what httpx sends: straight to the app. Floods repeat a list parameter, or the first
     # single-valued one (the others are already tried repeated twice).
@@ -598,15 +631,19 @@ async def test_malformed_parameters(
         prefix = (base + ("&" if "?" in base else "?")).encode("ascii")
         good = f"{name}={query_values[name]}".encode("ascii")
         cases: list[tuple[str, bytes, set[int]]] = [
-            ("1 MB value", f"{name}=".encode() + b"7" * 1_000_000, {200, 400}),
-            ("raw UTF-8", f"{name}=".encode() + "Liévin".encode(), {200, 400}),
-            ("raw invalid UTF-8", f"{name}=".encode() + b"\xff\xfe\xed\xa0\x80", {200, 400}),
-            ("raw latin-1, paged", f"{name}=".encode() + b"\xe9" + paged, {200, 400}),
+            ("1 MB value", f"{name}=".encode() + b"7" * 1_000_000, outcomes | {400}),
+            ("raw UTF-8", f"{name}=".encode() + "Liévin".encode(), outcomes | {400}),
+            ("raw invalid UTF-8", f"{name}=".encode() + b"\xff\xfe\xed\xa0\x80", outcomes | {400}),
+            ("raw latin-1, paged", f"{name}=".encode() + b"\xe9" + paged, outcomes | {400}),
         ]
         if param in flooded:
             repeatable = is_array(document, param)
             cases += [
-                ("flood of valid values", b"&".join([good] * FLOOD), {200 if repeatable else 400}),
+                (
+                    "flood of valid values",
+                    b"&".join([good] * FLOOD),
+                    outcomes if repeatable else {400},
+                ),
                 ("flood of invalid values", b"&".join([f"{name}=%00".encode()] * FLOOD), {400}),
             ]
         for label, query, allowed in cases:

@@ -2,6 +2,7 @@
 
 from app.models.base import Base
 from app.models.commune import Commune
+from app.models.editing import Deletion
 from app.models.follow_up import (
     BudgetLine,
     Indicator,
@@ -28,6 +29,7 @@ __all__ = [
     "ChangeLog",
     "Commune",
     "DatasetVersion",
+    "Deletion",
     "Indicator",
     "IndicatorValue",
     "Initiative",

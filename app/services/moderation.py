@@ -104,14 +104,15 @@ async def _checked(session: AsyncSession, changes: dict[str, Any]) -> dict[str, 
     }
     category = values.get("category")
     if category is not None and not await repository.axis_exists(session, category):
-        raise InvalidBodyError("category", f"no axis has the code '{category}'")
+        raise InvalidBodyError({"category": f"no axis has the code '{category}'"})
     if "geometry" in values:
         shape = ewkt(validate_geometry(values["geometry"], None))
         if not await repository.within_territory(session, shape, TERRITORY_MARGIN_METRES):
             raise InvalidBodyError(
-                "geometry",
-                f"the geometry lies outside the territory (more than "
-                f"{TERRITORY_MARGIN_METRES:.0f} m from its communes)",
+                {
+                    "geometry": "the geometry lies outside the territory (more than "
+                    f"{TERRITORY_MARGIN_METRES:.0f} m from its communes)"
+                }
             )
         values["geometry"] = shape
     return values
