@@ -1,7 +1,6 @@
 """Typed domain errors, and their one mapping to HTTP: RFC 9457 problem details."""
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from app.schemas.problem import PROBLEM_MEDIA_TYPE, InvalidField, Problem, problem_response
 
@@ -53,14 +53,6 @@ class InvalidParameterError(DomainError):
         )
 
 
-class InvalidBodyError(DomainError):
-    """A body that parses but says something impossible; `errors` names each faulty field."""
-
-    status = 422
-    slug = "invalid-body"
-    title = "Invalid request body"
-
-
 class AuthenticationError(DomainError):
     """No usable credentials where a key is required: missing, malformed, unknown or revoked."""
 
@@ -99,7 +91,21 @@ class PreconditionFailedError(DomainError):
 class ConflictError(DomainError):
     status = 409
     slug = "conflict"
-    title = "Conflict"
+    title = "Conflict with the current state"
+
+
+class InvalidBodyError(DomainError):
+    """A body that parses but breaks a rule of the data (its parent missing, dates reversed...)."""
+
+    status = 422
+    slug = "invalid-body"
+    title = "Invalid request body"
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__(
+            "; ".join(f"body '{name}': {reason}" for name, reason in fields.items()),
+            errors=[InvalidField(location="body", name=n, reason=r) for n, r in fields.items()],
+        )
 
 
 class GoneError(DomainError):
@@ -150,7 +156,8 @@ PROBLEM_TYPES: dict[str, str] = {
         "re-apply your change and retry."
     ),
     ConflictError.slug: (
-        "The request conflicts with the current state of the resource; `detail` says how."
+        "The write conflicts with the data: a code or key already taken, a record that still "
+        "has children, a deletion already restored; `detail` says which."
     ),
     GoneError.slug: "The link or token was valid once and is not any more (expired or used).",
     TooManyRequestsError.slug: (
@@ -256,22 +263,21 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
     if exc.status_code == 405:
-        # Every method the path answers, not only those of the first route that matched it.
-        response.headers["Allow"] = ", ".join(_allowed_methods(request))
+        response.headers["Allow"] = _allowed_methods(request)
     return response
 
 
-def _allowed_methods(request: Request) -> list[str]:
-    """The methods the OpenAPI document declares for the path's template(s)."""
-    path = _path(request)
-    methods: set[str] = set()
-    for template, item in request.app.openapi().get("paths", {}).items():
-        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
-        if re.fullmatch(pattern, path):
-            methods |= {method.upper() for method in item}
-    if "GET" in methods:
-        methods.add("HEAD")
-    return sorted(methods)
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers, whichever router declares it (a path's GET and its
+    writes may live in different routers; Starlette names only the first route's)."""
+    return ", ".join(
+        method
+        for method in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    )
 
 
 async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
@@ -306,7 +312,9 @@ def install_error_handlers(app: FastAPI) -> None:
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "AuthenticationError",
+    "ConflictError",
     "DomainError",
+    "InvalidBodyError",
     "InvalidParameterError",
     "NotFoundError",
     "PermissionDeniedError",

@@ -27,13 +27,16 @@ from app.http_cache import (
 from app.openapi import build_openapi
 from app.repositories.publication import VersionRow, dataset_versions_on
 from app.routers import (
+    admin,
     changes,
     club,
     communes,
     docs,
+    editing,
     health,
     indicators,
     initiatives,
+    moderation,
     ogc,
     plan,
     publication,
@@ -57,8 +60,17 @@ Lists are paged with an opaque `cursor`; the next page is in `next_cursor` and i
 
 
 # What the change feed shows depends on which transactions have ended, not only on committed
-# data: validated by its body's hash and never kept in the response cache.
-BODY_VALIDATED = ("/v1/changes", "/v1/club/")
+# data: validated by its body's hash and never kept in the response cache. So are the private
+# answers: moderation, the admin and editor lists (keys, audit, deletions), and the club (its
+# data has no dataset version); their routes give their own validators.
+BODY_VALIDATED = (
+    "/v1/changes",
+    "/v1/moderation/",
+    "/v1/keys",
+    "/v1/audit",
+    "/v1/deletions",
+    "/v1/club/",
+)
 
 
 def migration_head() -> str:
@@ -157,12 +169,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         indicators,
         communes,
         initiatives,
+        moderation,
         ogc,
         publication,
         changes,
         search,
         webhooks,
         club,
+        editing,
+        admin,
         docs,
     ):
         app.include_router(module.router)

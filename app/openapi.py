@@ -21,6 +21,10 @@ TAGS = [
         "description": "Geolocated projects and proposals (GeoJSON), with spatial filters.",
     },
     {
+        "name": "moderation",
+        "description": "The moderators' queue and actions on initiatives (private).",
+    },
+    {
         "name": "ogc",
         "description": "OGC API – Features (Parts 1, 2, 3) over initiatives, communes and "
         "located actions, and vector tiles. Landing page: /ogc.",
@@ -43,6 +47,8 @@ TAGS = [
         "description": "Key holders subscribe URLs to change events: signed POSTs, retried, "
         "in order per record.",
     },
+    {"name": "editing", "description": "Editors' writes to the plan and its follow-up (a key)."},
+    {"name": "admin", "description": "API keys and the audit log (an admin key)."},
     {"name": "health", "description": "Probes for load balancers."},
 ]
 

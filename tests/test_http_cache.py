@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import TEST_DATABASE_URL
+from tests.test_malformed import FOLLOW_UP_EXAMPLES
 
 IDENTITY = {"accept-encoding": "identity"}
 EXAMPLES = {
@@ -28,6 +29,9 @@ EXAMPLES = {
     "tileMatrix": "10",
     "tileRow": "345",
     "tileCol": "520",
+    # Follow-up records of the action below, added by the `routes` fixture.
+    "line_key": "1.2.1.1-2024-investment",
+    "key": "1.2.1.1-1",
 }
 CODES = {
     "axes": "1",
@@ -64,8 +68,17 @@ def get_routes(document: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture
-async def routes(client: httpx.AsyncClient) -> list[str]:
+async def routes(client: httpx.AsyncClient, session: AsyncSession) -> list[str]:
+    await session.execute(text(FOLLOW_UP_EXAMPLES))
     document = (await client.get("/openapi.json")).json()
+    value = await session.scalar(
+        text(
+            "SELECT min(v.id) FROM indicator_value v JOIN indicator i ON i.id = v.indicator_id "
+            "WHERE i.code = :code"
+        ),
+        {"code": CODES["indicators"]},
+    )
+    EXAMPLES["value_id"] = str(value)
     urls = get_routes(document)
     assert len(urls) >= 20
     return [*urls, "/openapi.json", "/docs", "/redoc"]

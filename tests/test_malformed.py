@@ -25,15 +25,20 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import Mount, Route
 
 from app.config import Settings
 from app.main import create_app
+from app.models.club import Member
 from app.models.commune import Commune
+from app.models.editing import Deletion
 from app.models.initiative import Initiative
+from app.models.participation import Scope
 from app.models.plan import Action, Ambition, Axis, Objective, action_commune
+from app.schemas.indicator import INDICATOR_EXAMPLE
+from app.services import club, editing, keys
 from app.services.pagination import encode_cursor
 from tests.conftest import TEST_DATABASE_URL
 
@@ -291,6 +296,8 @@ def answer_errors(
         return [f"server error: {response.text[:160]!r}"]
     if status not in allowed:
         return [f"status not in {sorted(allowed)}: {response.text[:160]!r}"]
+    if status == 204:
+        return [f"204 with a body of {len(response.content)} bytes"] if response.content else []
     if status == 304:
         # Not modified: the validator is repeated, no body is sent.
         if not response.headers.get("etag"):
@@ -383,6 +390,15 @@ def query_string(pairs: Sequence[tuple[str, str]]) -> str:
 # --- valid values ------------------------------------------------------------------------------
 
 
+FOLLOW_UP_EXAMPLES = """
+    WITH a AS (SELECT id FROM action WHERE code = '1.2.1.1'),
+    b AS (INSERT INTO budget_line (action_id, year, nature, line_key, planned)
+          SELECT id, 2024, 'investment', '', 1000 FROM a ON CONFLICT DO NOTHING)
+    INSERT INTO milestone (action_id, position, milestone_key, milestone_date, title)
+    SELECT id, 1, '', '2024-01-01', 'Exemple' FROM a ON CONFLICT DO NOTHING
+"""
+
+
 @pytest.fixture
 async def loaded(session: AsyncSession) -> dict[str, str]:
     """Valid values by parameter name, read from the loaded CALL data."""
@@ -392,9 +408,26 @@ async def loaded(session: AsyncSession) -> dict[str, str]:
         assert value is not None, f"the CALL data has no {column}"
         return str(value)
 
+    # A budget line and a milestone at the keys the routes give as examples.
+    await session.execute(text(FOLLOW_UP_EXAMPLES))
     axis = await first(Axis.code, Axis.code_path)
     initiative = await first(Initiative.id, Initiative.id)
+    value = await session.scalar(
+        text(
+            "SELECT min(v.id) FROM indicator_value v JOIN indicator i ON i.id = v.indicator_id "
+            "WHERE i.code = :code"
+        ),
+        {"code": INDICATOR_EXAMPLE},
+    )
+    key = await keys.create_key(session, "exemple", ["editor"], None)
+    # A deletion to restore.
+    await session.execute(text(FOLLOW_UP_EXAMPLES.replace("2024", "2025").replace(", 1,", ", 2,")))
+    await editing.delete_milestone(session, "1.2.1.1", "1.2.1.1-2", "/v1/exemple")
+    deletion = await first(Deletion.id, Deletion.id.desc())
     return {
+        "value_id": str(value),
+        "key_id": str(key.key.id),
+        "deletion_id": deletion,
         "initiative_id": initiative,
         "featureId": initiative,
         "axis": axis,
@@ -490,10 +523,34 @@ def test_the_corpus_reaches_the_server_as_written() -> None:
         assert url.raw_path == b"/v1/axes?q=" + value.encode("ascii"), label
 
 
+# What a guarded write may answer to a request whose parameters are valid: created, done, a
+# conflict with the data, or a missing If-Match (the authorization matrix is tested elsewhere).
+WRITE_OUTCOMES = {200, 201, 202, 204, 409, 428}
+
+
+async def member_token(session: AsyncSession) -> str:
+    """A confirmed member of the club, and the personal token they act with."""
+    token = club.new_token(club.MEMBER_TOKEN_PREFIX)
+    session.add(
+        Member(
+            display_name="Malformé",
+            email=f"malformed-{token[-8:]}@example.org",
+            profile_type="resident",
+            status="active",
+            token_digest=club.digest(token),
+            digest_cursor_transaction=0,
+            digest_cursor_sequence=0,
+        )
+    )
+    await session.flush()
+    return token
+
+
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.id)
 async def test_malformed_parameters(
     app: FastAPI,
     client: httpx.AsyncClient,
+    session: AsyncSession,
     document: dict[str, Any],
     loaded: dict[str, str],
     operation: Operation,
@@ -503,6 +560,22 @@ async def test_malformed_parameters(
     method = operation.method.upper()
     content = operation.spec.get("responses", {}).get("200", {}).get("content", {})
     report = Report(media_types=frozenset(content))
+    raw_headers: list[tuple[bytes, bytes]] = []
+    outcomes = {200}
+    schemes = {name for requirement in spec.get("security", []) for name in requirement}
+    if schemes:
+        # A key with every scope, or a member's token: the parameters are what is tried here.
+        if "memberToken" in schemes:
+            secret = await member_token(session)
+        else:
+            made = await keys.create_key(session, "malformed", [s.value for s in Scope], None)
+            secret = made.secret
+        await session.commit()
+        client.headers["Authorization"] = f"Bearer {secret}"
+        raw_headers.append((b"authorization", f"Bearer {secret}".encode()))
+        if method != "GET":
+            # A DELETE tried with valid parameters has deleted the record: 404 next time.
+            outcomes = WRITE_OUTCOMES | ({404} if method == "DELETE" else set())
     path_params = operation.parameters("path")
     query_params = operation.parameters("query")
     path_values = {p["name"]: valid_value(document, operation, p, loaded) for p in path_params}
@@ -510,9 +583,6 @@ async def test_malformed_parameters(
     required = [(p["name"], query_values[p["name"]]) for p in query_params if p.get("required")]
     path = fill(operation.path, path_values)
     body_status = {422} if "requestBody" in spec else set()
-    # Without a key, an operation that needs one answers 401 (problem+json) to every request.
-    if spec.get("security"):
-        body_status.add(401)
     # A capability URL (a secret `{token}` in the path): the example token is unknown.
     if "{token}" in operation.path:
         body_status |= {404, 410}
@@ -531,7 +601,7 @@ async def test_malformed_parameters(
         target: str | bytes, allowed: set[int], param: tuple[str, str] | None, label: str
     ) -> None:
         if isinstance(target, bytes):
-            response = await send_raw(app, report, method, target)
+            response = await send_raw(app, report, method, target, raw_headers)
             shown = target.decode("latin-1")
         else:
             response = await send(client, report, method, target)
@@ -543,9 +613,9 @@ async def test_malformed_parameters(
     # The valid request, and each query parameter alone with a valid value, are answered: each
     # malformed request below differs from a working one by one value only.
     if not body_status:
-        await expect(path + query_string(required), {200}, None, "valid")
+        await expect(path + query_string(required), outcomes, None, "valid")
         for name, value in query_values.items():
-            await expect(with_query(name, value), {200}, ("query", name), f"valid {name}")
+            await expect(with_query(name, value), outcomes, ("query", name), f"valid {name}")
 
     for label, bad in CORPUS:
         for param in path_params:
@@ -553,10 +623,12 @@ async def test_malformed_parameters(
             target = fill(operation.path, {**path_values, name: bad}) + query_string(required)
             # A slash or a dot segment may take the request off the route (404), an empty value
             # is redirected to the collection (307), a well-formed absent value is a 404.
-            await expect(target, {200, 307, 400, 404}, ("path", name), f"{label} in {name}")
+            await expect(target, outcomes | {307, 400, 404}, ("path", name), f"{label} in {name}")
         for param in query_params:
             name = param["name"]
-            await expect(with_query(name, bad), {200, 400}, ("query", name), f"{label} in {name}")
+            await expect(
+                with_query(name, bad), outcomes | {400}, ("query", name), f"{label} in {name}"
+            )
 
     for decoded, written in UNKNOWN_NAMES:
         target = path + query_string([*required, (written, "1")])
@@ -566,13 +638,13 @@ async def test_malformed_parameters(
         (path + "?=", "empty name and value"),
         (path + "?;", "semicolon"),
     ):
-        await expect(target, {200, 400}, None, label)
+        await expect(target, outcomes | {400}, None, label)
     for param in query_params:
         name = param["name"]
         value = query_values[name]
         repeatable = is_array(document, param)
         target = with_query(name, value, value)
-        await expect(target, {200} if repeatable else {400}, ("query", name), f"repeated {name}")
+        await expect(target, outcomes if repeatable else {400}, ("query", name), f"repeated {name}")
 
     # Beyond what httpx sends: straight to the app. Floods repeat a list parameter, or the first
     # single-valued one (the others are already tried repeated twice).
@@ -586,15 +658,19 @@ async def test_malformed_parameters(
         prefix = (base + ("&" if "?" in base else "?")).encode("ascii")
         good = f"{name}={query_values[name]}".encode("ascii")
         cases: list[tuple[str, bytes, set[int]]] = [
-            ("1 MB value", f"{name}=".encode() + b"7" * 1_000_000, {200, 400}),
-            ("raw UTF-8", f"{name}=".encode() + "Liévin".encode(), {200, 400}),
-            ("raw invalid UTF-8", f"{name}=".encode() + b"\xff\xfe\xed\xa0\x80", {200, 400}),
-            ("raw latin-1, paged", f"{name}=".encode() + b"\xe9" + paged, {200, 400}),
+            ("1 MB value", f"{name}=".encode() + b"7" * 1_000_000, outcomes | {400}),
+            ("raw UTF-8", f"{name}=".encode() + "Liévin".encode(), outcomes | {400}),
+            ("raw invalid UTF-8", f"{name}=".encode() + b"\xff\xfe\xed\xa0\x80", outcomes | {400}),
+            ("raw latin-1, paged", f"{name}=".encode() + b"\xe9" + paged, outcomes | {400}),
         ]
         if param in flooded:
             repeatable = is_array(document, param)
             cases += [
-                ("flood of valid values", b"&".join([good] * FLOOD), {200 if repeatable else 400}),
+                (
+                    "flood of valid values",
+                    b"&".join([good] * FLOOD),
+                    outcomes if repeatable else {400},
+                ),
                 ("flood of invalid values", b"&".join([f"{name}=%00".encode()] * FLOOD), {400}),
             ]
         for label, query, allowed in cases:

@@ -11,7 +11,7 @@ from app.preconditions import current_etags, require_if_match
 
 @pytest.fixture
 def editable(app: FastAPI) -> FastAPI:
-    # A write route of the test's own at the URL of a public record.
+    # A write route of the test's own at the URL of a public record (PUT: PATCH is the real one).
     async def rename(code: str, request: Request, session: SessionDep) -> Response:
         await require_if_match(request, session)
         await session.execute(
@@ -21,7 +21,7 @@ def editable(app: FastAPI) -> FastAPI:
         etag, _ = await current_etags(request, session)
         return Response(status_code=204, headers={"ETag": etag})
 
-    app.add_api_route("/v1/axes/{code}", rename, methods=["PATCH"])
+    app.add_api_route("/v1/axes/{code}", rename, methods=["PUT"])
     return app
 
 
@@ -30,27 +30,27 @@ async def test_an_update_needs_the_current_etag(
 ) -> None:
     first = await client.get("/v1/axes/1")
     etag = first.headers["etag"]
-    missing = await client.patch("/v1/axes/1")
+    missing = await client.put("/v1/axes/1")
     assert missing.status_code == 428
     assert missing.headers["content-type"] == "application/problem+json"
     assert "If-Match" in missing.json()["detail"]
-    malformed = await client.patch("/v1/axes/1", headers={"If-Match": "pas-un-etag"})
+    malformed = await client.put("/v1/axes/1", headers={"If-Match": "pas-un-etag"})
     assert malformed.status_code == 400
     assert malformed.json()["errors"][0]["name"] == "If-Match"
-    wrong = await client.patch("/v1/axes/1", headers={"If-Match": '"abc"'})
+    wrong = await client.put("/v1/axes/1", headers={"If-Match": '"abc"'})
     assert wrong.status_code == 412
     assert wrong.headers["content-type"] == "application/problem+json"
 
-    done = await client.patch("/v1/axes/1", headers={"If-Match": etag})
+    done = await client.put("/v1/axes/1", headers={"If-Match": etag})
     assert done.status_code == 204
     # The response names the new representation, which a GET now carries.
     now = await client.get("/v1/axes/1")
     assert now.headers["etag"] == done.headers["etag"] != etag
     assert now.json()["title"].endswith("(modifié)")
     # The ETag read before the update is stale now: no lost update.
-    stale = await client.patch("/v1/axes/1", headers={"If-Match": etag})
+    stale = await client.put("/v1/axes/1", headers={"If-Match": etag})
     assert stale.status_code == 412
-    assert (await client.patch("/v1/axes/1", headers={"If-Match": "*"})).status_code == 204
+    assert (await client.put("/v1/axes/1", headers={"If-Match": "*"})).status_code == 204
 
 
 async def test_a_compressed_read_and_a_plain_write_match(
@@ -59,7 +59,7 @@ async def test_a_compressed_read_and_a_plain_write_match(
     gzipped = await client.get("/v1/axes/1", headers={"Accept-Encoding": "gzip"})
     plain = await client.get("/v1/axes/1", headers={"Accept-Encoding": "identity"})
     assert gzipped.headers["etag"] != plain.headers["etag"]
-    answer = await client.patch(
+    answer = await client.put(
         "/v1/axes/1",
         headers={"If-Match": f'"x", {gzipped.headers["etag"]}', "Accept-Encoding": "identity"},
     )

@@ -3,6 +3,7 @@
 from app.models.base import Base
 from app.models.club import ActionComment, ActionRating, CommentReport, Member, MemberFollow
 from app.models.commune import Commune
+from app.models.editing import Deletion
 from app.models.follow_up import (
     BudgetLine,
     Indicator,
@@ -33,6 +34,7 @@ __all__ = [
     "CommentReport",
     "Commune",
     "DatasetVersion",
+    "Deletion",
     "DeliveryState",
     "Indicator",
     "IndicatorValue",

@@ -74,6 +74,8 @@ class Initiative(TimestampMixin, Base):
         ),
         Index("ix_initiative_geometry", "geometry", postgresql_using="gist"),
         Index("ix_initiative_updated_at", "updated_at", "id"),
+        # The moderation queue: one status, oldest first.
+        Index("ix_initiative_moderation_queue", "status", "created_at", "id"),
         search_index("initiative"),
     )
 

@@ -79,6 +79,7 @@ INITIATIVES = Collection(
             queryable=False,
             kind="array",
         ),
+        "address": Property("t.address", _nullable(_string("Address, as given"))),
         "author_name": Property("t.author_name", _nullable(_string("Public author name"))),
         "source_excerpt": Property(
             "t.source_excerpt", _nullable(_string("Passage of the source document"))

@@ -202,6 +202,7 @@ def initiative_rows() -> Select[Any]:
         Initiative.category.label("category"),
         Initiative.commune_insee.label("commune_insee"),
         Initiative.location_precision.label("location_precision"),
+        Initiative.address.label("address"),
         Initiative.author_name.label("author_name"),
         _codes(link.c.action_code, link.c.initiative_id == Initiative.id).label("actions"),
         Initiative.source_excerpt.label("source_excerpt"),

@@ -24,6 +24,7 @@ class InitiativeProperties(ApiModel):
         "itself being unknown."
     )
     actions: list[str] = Field(description="Codes of the actions it relates to.")
+    address: str | None = Field(description="The address, as the proposer or editor gave it.")
     author_name: str | None = Field(description="Public name of the author.")
     source_excerpt: str | None = Field(description="The passage of the source document it cites.")
     created_at: datetime

@@ -30,7 +30,6 @@ from app.models.club import (
 )
 from app.repositories import club as repository
 from app.repositories.webhooks import change_log_end
-from app.schemas.problem import InvalidField
 from app.services import mail
 
 CONFIRMATION_LIFETIME = timedelta(hours=48)
@@ -75,10 +74,7 @@ async def join(
     whether the address is new or not (no one learns who is a member); an active member is told
     by email instead, a pending one gets a new link."""
     if commune is not None and not await repository.target_exists(session, "commune", commune):
-        raise InvalidBodyError(
-            f"commune: no commune with INSEE code {commune!r} on the territory",
-            errors=[InvalidField(location="body", name="commune", reason="unknown INSEE code")],
-        )
+        raise InvalidBodyError({"commune": f"no commune with INSEE code {commune!r} here"})
     existing = await repository.member_by_email(session, email)
     if existing is not None and existing.status == MemberStatus.active.value:
         return Joined(
@@ -188,10 +184,7 @@ async def update(session: AsyncSession, member: Member, changes: dict[str, Any])
     if "commune" in changes:
         commune = changes.pop("commune")
         if commune is not None and not await repository.target_exists(session, "commune", commune):
-            raise InvalidBodyError(
-                f"commune: no commune with INSEE code {commune!r} on the territory",
-                errors=[InvalidField(location="body", name="commune", reason="unknown")],
-            )
+            raise InvalidBodyError({"commune": f"no commune with INSEE code {commune!r} here"})
         member.commune_insee = commune
     for name, value in changes.items():
         if value is not None:
@@ -274,16 +267,10 @@ async def comment(
     if parent_id is not None:
         parent = await repository.comment(session, parent_id)
         if parent is None or parent.action_code != action_code:
-            raise InvalidBodyError(
-                f"parent_id: no comment {parent_id} on action {action_code}",
-                errors=[InvalidField(location="body", name="parent_id", reason="unknown")],
-            )
+            raise InvalidBodyError({"parent_id": f"no comment {parent_id} on this action"})
         if parent.parent_id is not None:
             raise InvalidBodyError(
-                "parent_id: replies are one level deep; answer the first comment instead",
-                errors=[
-                    InvalidField(location="body", name="parent_id", reason="is itself a reply")
-                ],
+                {"parent_id": "is itself a reply: replies are one level deep; answer the first"}
             )
     published = settings.comment_moderation == "post"
     return await repository.insert_comment(

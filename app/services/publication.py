@@ -16,6 +16,30 @@ from app.services.registry import REGISTRY, DatasetSpec
 _EXPORT = re.compile(r"^/v1/datasets/([a-z][a-z0-9_]*)\.(csv|json|geojson)$")
 
 
+# What each /v1/ representation shows, by path (first match wins). Every figure of the plan
+# (progress, budget totals) rolls up actions, their milestones and budget lines through every
+# level; the commune filters and names read the communes. Unsure means listed: a dataset missing
+# here would make a changed representation answer 304.
+_PLAN = ("territory", "communes", "axes", "ambitions", "objectives", "actions")
+_FIGURES = (*_PLAN, "milestones", "budget_lines")
+_INDICATORS = (*_PLAN, "indicators", "indicator_values")
+# Initiatives name their category (an axis) and their actions by permanent codes only.
+_INITIATIVES = ("communes", "initiatives")
+_READS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
+    (re.compile(pattern), tuple(sorted(set(datasets))))
+    for pattern, datasets in (
+        (r"^/v1/actions/[^/]+/history$", _PLAN),
+        (r"^/v1/actions/[^/]+/budget(/[^/]+)?$", (*_PLAN, "budget_lines")),
+        (r"^/v1/actions/[^/]+/milestones(/[^/]+)?$", (*_PLAN, "milestones")),
+        (r"^/v1/actions/[^/]+$", (*_FIGURES, "indicators")),
+        (r"^/v1/(plan|territory|budget|axes|ambitions|objectives|actions)(/[^/]+)?$", _FIGURES),
+        (r"^/v1/indicators(/.*)?$", _INDICATORS),
+        (r"^/v1/communes(/[^/]+)?$", ("territory", "communes")),
+        (r"^/v1/initiatives(/[^/]+)?$", _INITIATIVES),
+    )
+)
+
+
 def datasets_read(path: str) -> tuple[str, ...] | None:
     """The datasets whose data a /v1/ path's representation shows; None for any of them."""
     export = _EXPORT.match(path)
@@ -23,6 +47,9 @@ def datasets_read(path: str) -> tuple[str, ...] | None:
         return (export.group(1),)
     if path.startswith("/v1/schemas/"):
         return ("territory",)  # the schema's title names the territory
+    for pattern, datasets in _READS:
+        if pattern.match(path):
+            return datasets
     return None
 
 

@@ -447,6 +447,7 @@ for _spec in (
                 required=True,
                 enum=tuple(p.value for p in LocationPrecision),
             ),
+            Column("address", "string", "Adresse", "Adresse, telle que donnée."),
             Column("author_name", "string", "Auteur", "Nom public de l'auteur."),
             Column(
                 "actions",

@@ -9,7 +9,6 @@ from app.errors import InvalidBodyError, NotFoundError
 from app.models.participation import Scope
 from app.models.webhooks import WebhookDelivery, WebhookSubscription
 from app.repositories import webhooks as repository
-from app.schemas.problem import InvalidField
 from app.schemas.webhooks import WebhookIn
 from app.services.keys import Caller
 from app.services.webhooks import TargetRefusedError, check_event_types, check_target, new_secret
@@ -18,16 +17,15 @@ from app.services.webhooks import TargetRefusedError, check_event_types, check_t
 async def create(
     session: AsyncSession, caller: Caller, body: WebhookIn, settings: Settings
 ) -> WebhookSubscription:
-    problems = check_event_types(body.event_types)
+    problems: dict[str, str] = {}
     url = str(body.url)
     try:
         await check_target(url, settings.webhook_allow_private_targets)
     except TargetRefusedError as error:
-        problems.insert(0, InvalidField(location="body", name="url", reason=str(error)))
+        problems["url"] = str(error)
+    problems.update(check_event_types(body.event_types))
     if problems:
-        raise InvalidBodyError(
-            "; ".join(f"{p.name}: {p.reason}" for p in problems), errors=problems
-        )
+        raise InvalidBodyError(problems)
     # Events from now on: the subscription starts at the end of the change log.
     cursor = await repository.change_log_end(session)
     return await repository.insert_subscription(

@@ -15,7 +15,6 @@ import socket
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from app.schemas.problem import InvalidField
 from app.services.registry import REGISTRY
 
 SIGNATURE_HEADER = "Territoire-Signature"
@@ -36,22 +35,17 @@ def event_types() -> list[str]:
     ]
 
 
-def check_event_types(wanted: list[str]) -> list[InvalidField]:
+def check_event_types(wanted: list[str]) -> dict[str, str]:
+    """What is wrong with each unknown event type, by its place in the body."""
     known = set(event_types())
-    problems = []
-    for position, event in enumerate(wanted):
-        if event != "*" and event not in known and not _dataset_wildcard(event):
-            problems.append(
-                InvalidField(
-                    location="body",
-                    name=f"event_types.{position}",
-                    reason=(
-                        f"unknown event type {event[:80]!r}: use '<dataset>.<created|updated|"
-                        "deleted>', '<dataset>.*' or '*' (see /v1/webhooks/event-types)"
-                    ),
-                )
-            )
-    return problems
+    return {
+        f"event_types.{position}": (
+            f"unknown event type {event[:80]!r}: use '<dataset>.<created|updated|deleted>', "
+            "'<dataset>.*' or '*' (see /v1/webhooks/event-types)"
+        )
+        for position, event in enumerate(wanted)
+        if event != "*" and event not in known and not _dataset_wildcard(event)
+    }
 
 
 def _dataset_wildcard(event: str) -> bool:

@@ -1,0 +1,101 @@
+"""Every write the OpenAPI document declares guarded × {no key, malformed key, revoked key,
+wrong scope, right scope}: 401, 401, 401, 403, and neither 401 nor 403.
+
+Operations come from the served document, so a guarded route added anywhere is in the matrix.
+The scope a route needs is found by trying a key of each single scope: exactly one must pass.
+"""
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models.participation import Scope
+from app.services import keys
+from tests.test_malformed import (
+    OPERATIONS,
+    Operation,
+    fill,
+    loaded,
+    valid_value,
+)
+
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+GUARDED = [op for op in OPERATIONS if op.method.upper() in WRITES and op.spec.get("security")]
+__all__ = ["loaded"]  # the fixture, shared with the malformed-input crawl
+
+
+def test_the_matrix_covers_the_guarded_writes() -> None:
+    ids = {op.id for op in GUARDED}
+    assert {"POST /v1/actions", "PATCH /v1/actions/{code}", "DELETE /v1/keys/{key_id}"} <= ids
+    # Every write that is not public declares its security (a client generator reads it).
+    for op in OPERATIONS:
+        if op.method.upper() in WRITES and not op.spec.get("security"):
+            assert not any(status in op.spec["responses"] for status in ("401", "403")), (
+                f"{op.id} answers 401/403 but declares no security"
+            )
+
+
+async def _key(session: AsyncSession, scopes: list[str], *, revoked: bool = False) -> str:
+    made = await keys.create_key(session, "matrice " + "+".join(scopes), scopes, None)
+    if revoked:
+        await keys.revoke_key(session, made.key.id)
+    return made.secret
+
+
+@pytest.mark.parametrize("operation", GUARDED, ids=lambda op: op.id)
+async def test_authorization_matrix(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    loaded: dict[str, str],
+    operation: Operation,
+) -> None:
+    document: dict[str, Any] = (await client.get("/openapi.json")).json()
+    spec = document["paths"][operation.path][operation.method]
+    operation = Operation(operation.method, operation.path, spec)
+    path_values = {
+        p["name"]: valid_value(document, operation, p, loaded) for p in operation.parameters("path")
+    }
+    url = fill(operation.path, path_values)
+    method = operation.method.upper()
+    single = {scope: await _key(session, [scope.value]) for scope in Scope}
+    revoked = await _key(session, [scope.value for scope in Scope], revoked=True)
+    await session.commit()
+
+    async def call(authorization: str | None) -> httpx.Response:
+        headers = {"If-Match": "*"}
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        body = {"json": {}} if "requestBody" in spec else {}
+        return await client.request(method, url, headers=headers, **body)
+
+    for label, authorization in (
+        ("no key", None),
+        ("malformed key", "Bearer trk_not-a-key"),
+        ("revoked key", f"Bearer {revoked}"),
+    ):
+        answer = await call(authorization)
+        assert answer.status_code == 401, (label, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.headers["www-authenticate"].startswith("Bearer")
+
+    passed = []
+    for scope, secret in single.items():
+        answer = await call(f"Bearer {secret}")
+        assert answer.status_code != 401, (scope, answer.text)
+        if answer.status_code == 403:
+            assert answer.headers["content-type"] == "application/problem+json"
+        else:
+            passed.append(scope)
+    assert len(passed) == 1, f"{operation.id}: accepted by {passed}, expected exactly one scope"
+    right = passed[0]
+
+    others = [scope.value for scope in Scope if scope is not right]
+    wrong = await _key(session, others)
+    await session.commit()
+    refused = await call(f"Bearer {wrong}")
+    assert refused.status_code == 403, refused.text
+    assert f"'{right.value}' scope" in refused.json()["detail"]
+    accepted = await call(f"Bearer {single[right]}")
+    assert accepted.status_code not in (401, 403), accepted.text
