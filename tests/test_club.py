@@ -21,6 +21,7 @@ from app.services import keys
 from app.services.digests import send_digests
 from tests.committed import committed_database, committed_url
 from tests.conftest import SmtpInbox
+from tests.test_http_cache import EXAMPLES, get_routes
 
 CLUB_DATABASE_URL = committed_url("club")
 ACTION = "1.2.1.1"  # planned in the CALL dataset
@@ -409,8 +410,8 @@ async def test_no_public_answer_shows_a_member_s_email_or_token(
         f"/v1/club/actions/{LAUNCHED}/rating", json={"relevance": 4}, headers=auth(token)
     )
     document = (await found.client.get("/openapi.json")).json()
-    from tests.test_http_cache import get_routes
-
+    value = await found.sql("SELECT min(id) FROM indicator_value")
+    EXAMPLES["value_id"] = str(value[0][0])
     urls = [u.replace("{code}", LAUNCHED) for u in get_routes(document)]
     urls += [f"/v1/club/actions/{LAUNCHED}/comments", "/v1/changes?limit=1000"]
     urls += [f"/v1/datasets/{d}.csv" for d in ("actions", "initiatives", "communes")]

@@ -424,7 +424,44 @@ async def loaded(session: AsyncSession) -> dict[str, str]:
     await session.execute(text(FOLLOW_UP_EXAMPLES.replace("2024", "2025").replace(", 1,", ", 2,")))
     await editing.delete_milestone(session, "1.2.1.1", "1.2.1.1-2", "/v1/exemple")
     deletion = await first(Deletion.id, Deletion.id.desc())
+    # A webhook subscription of that key with one delivery, and a member's published comment.
+    action = await first(Action.code, Action.code_path)
+    club_ids = (
+        await session.execute(
+            text(
+                """
+                WITH subscription AS (
+                    INSERT INTO webhook_subscription (key_id, url, event_types, secret,
+                                                      cursor_transaction, cursor_sequence)
+                    VALUES (:key, 'https://hooks.example.org/t', '{*}', 'whsec_x', 0, 0)
+                    RETURNING id
+                ), delivery AS (
+                    INSERT INTO webhook_delivery (subscription_id, event_id, event_type,
+                                                  resource, payload)
+                    SELECT id, 1, 'axes.updated', 'axes/1', '{}' FROM subscription
+                    RETURNING id
+                ), member AS (
+                    INSERT INTO member (display_name, email, profile_type, status,
+                                        digest_cursor_transaction, digest_cursor_sequence)
+                    VALUES ('Exemple', 'exemple@example.org', 'resident', 'active', 0, 0)
+                    RETURNING id
+                ), comment AS (
+                    INSERT INTO action_comment (action_code, member_id, body, status)
+                    SELECT :action, id, 'Un avis', 'published' FROM member
+                    RETURNING id
+                )
+                SELECT (SELECT id FROM subscription), (SELECT id FROM delivery),
+                       (SELECT id FROM comment)
+                """
+            ),
+            {"key": key.key.id, "action": action},
+        )
+    ).one()
     return {
+        "subscription_id": str(club_ids[0]),
+        "delivery_id": str(club_ids[1]),
+        "comment_id": str(club_ids[2]),
+        "target_key": action,
         "value_id": str(value),
         "key_id": str(key.key.id),
         "deletion_id": deletion,
@@ -574,8 +611,9 @@ async def test_malformed_parameters(
         client.headers["Authorization"] = f"Bearer {secret}"
         raw_headers.append((b"authorization", f"Bearer {secret}".encode()))
         if method != "GET":
-            # A DELETE tried with valid parameters has deleted the record: 404 next time.
-            outcomes = WRITE_OUTCOMES | ({404} if method == "DELETE" else set())
+            # A DELETE tried with valid parameters has deleted the record: 404 next time (401
+            # for a member who deleted their own account).
+            outcomes = WRITE_OUTCOMES | ({404, 401} if method == "DELETE" else set())
     path_params = operation.parameters("path")
     query_params = operation.parameters("query")
     path_values = {p["name"]: valid_value(document, operation, p, loaded) for p in path_params}

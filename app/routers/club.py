@@ -49,7 +49,7 @@ Token = Annotated[
         examples=["Ue3v0Jx8cQm2bW4kT9yHs1nLrA6pZ5dGfE7iKoMuNjV"],
     ),
 ]
-CommentId = Annotated[int, Path(ge=1, le=2**63 - 1, examples=[1])]
+CommentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 NO_STORE = {"Cache-Control": "no-store"}
 JOINED = (
     "If this address can join, a confirmation link has been sent to it; open it within 48 "
@@ -163,7 +163,7 @@ async def my_follows(member: MemberDep, session: SessionDep) -> list[FollowOut]:
 
 
 @router.put(
-    "/members/me/follows/{target_type}/{key}",
+    "/members/me/follows/{target_type}/{target_key}",
     status_code=204,
     summary="Follow an action, objective, axis, commune or initiative",
     description="What changes in it comes in your digest (see `digest_frequency`).",
@@ -171,31 +171,45 @@ async def my_follows(member: MemberDep, session: SessionDep) -> list[FollowOut]:
 )
 async def follow(
     target_type: FollowTarget,
-    key: Annotated[
-        str, Path(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z.]+$", examples=["62498"])
+    target_key: Annotated[
+        str,
+        Path(
+            min_length=1,
+            max_length=40,
+            pattern=r"^[0-9A-Za-z.]+$",
+            description="The code of the action, objective or axis; the INSEE code of the "
+            "commune; the id of the initiative.",
+        ),
     ],
     member: MemberDep,
     session: SessionDep,
 ) -> Response:
-    await service.follow(session, member, target_type, key)
+    await service.follow(session, member, target_type, target_key)
     return Response(status_code=204)
 
 
 @router.delete(
-    "/members/me/follows/{target_type}/{key}",
+    "/members/me/follows/{target_type}/{target_key}",
     status_code=204,
     summary="Stop following",
     responses=problem_responses(401),
 )
 async def unfollow(
     target_type: FollowTarget,
-    key: Annotated[
-        str, Path(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z.]+$", examples=["62498"])
+    target_key: Annotated[
+        str,
+        Path(
+            min_length=1,
+            max_length=40,
+            pattern=r"^[0-9A-Za-z.]+$",
+            description="The code of the action, objective or axis; the INSEE code of the "
+            "commune; the id of the initiative.",
+        ),
     ],
     member: MemberDep,
     session: SessionDep,
 ) -> Response:
-    await repository.unfollow(session, member.id, target_type.value, key)
+    await repository.unfollow(session, member.id, target_type.value, target_key)
     return Response(status_code=204)
 
 

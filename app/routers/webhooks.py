@@ -8,6 +8,7 @@ from app.auth import KeyDep
 from app.db import SessionDep
 from app.routers import convertors  # noqa: F401 - registers {…:id}
 from app.routers.params import StrictQuery
+from app.schemas.club import Accepted
 from app.schemas.problem import problem_responses
 from app.schemas.webhooks import (
     DeliveryOut,
@@ -21,9 +22,7 @@ from app.services.webhooks import event_types
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], dependencies=[StrictQuery])
 
-SubscriptionId = Annotated[
-    int, Path(ge=1, le=2**63 - 1, description="The subscription's id.", examples=[1])
-]
+SubscriptionId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The subscription's id.")]
 AUTH_ERRORS = problem_responses(401, 403, 404)
 
 
@@ -136,6 +135,7 @@ async def list_deliveries(
 @router.post(
     "/{subscription_id:id}/deliveries/{delivery_id:id}/redeliver",
     status_code=202,
+    response_model=Accepted,
     summary="Send a delivery again",
     description="Queued at once, with the same body and signature; it keeps its place before "
     "the later events of its record.",
@@ -143,9 +143,9 @@ async def list_deliveries(
 )
 async def redeliver(
     subscription_id: SubscriptionId,
-    delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1, examples=[1])],
+    delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     caller: KeyDep,
     session: SessionDep,
-) -> Response:
+) -> Accepted:
     await service.redeliver(session, caller, subscription_id, delivery_id)
-    return Response(status_code=202)
+    return Accepted(detail=f"Delivery {delivery_id} is queued again.")
