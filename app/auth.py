@@ -8,7 +8,7 @@ transaction's actor, so the audit log and the change log record who wrote.
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from fastapi.security import HTTPBearer
 
 from app.db import SessionDep
@@ -31,8 +31,14 @@ bearer_scheme = HTTPBearer(
 def require(scope: Scope | None) -> Callable[..., Awaitable[Caller]]:
     """A valid key with this scope; with None, any valid key (what every key holder may do)."""
 
+    # The scope goes in the operation's security requirement (OpenAPI 3.1 allows role names
+    # for any scheme): clients and the authorization tests read what each route needs.
+    roles = [scope.value] if scope is not None else []
+
     async def caller(
-        request: Request, session: SessionDep, _: Annotated[object, Depends(bearer_scheme)]
+        request: Request,
+        session: SessionDep,
+        _: Annotated[object, Security(bearer_scheme, scopes=roles)],
     ) -> Caller:
         found = await authenticate(session, request.headers.get("authorization"))
         if scope is not None:
