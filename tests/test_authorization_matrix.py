@@ -2,7 +2,9 @@
 wrong scope, right scope}: 401, 401, 401, 403, and neither 401 nor 403.
 
 Operations come from the served document, so a guarded route added anywhere is in the matrix.
-The scope a route needs is found by trying a key of each single scope: exactly one must pass.
+Each declares the scope it needs in its security requirement; a key of each single scope is
+tried, and exactly the declared one must pass (every one, for a route open to any key). Member
+routes (`memberToken`) are refused without an active member's token.
 """
 
 from typing import Any
