@@ -8,6 +8,8 @@ territoire synthesize --count N           replace the synthetic initiatives (loa
 territoire keys create NAME --scope S...  a new API key, shown once (editor, moderator, admin)
 territoire keys list [--all]              the keys (never their secret); --all with revoked ones
 territoire keys revoke ID                 revoke a key at once
+territoire webhooks [--once]              deliver webhook events (a worker; --once: one round)
+territoire digests [--once]               email members their digests (a worker; --once: one pass)
 """
 
 import argparse
@@ -91,6 +93,48 @@ async def keys_command(
                 state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
                 print(f"{key.id:5} {key.prefix}…  {','.join(key.scopes):24} {state:18} {key.name}")
             return 0
+    finally:
+        await database.dispose()
+
+
+async def run_webhooks(once: bool, settings: Settings | None = None) -> int:
+    """The webhook worker, until SIGTERM or SIGINT (or one round with `once`)."""
+    import signal
+
+    from app.webhook_worker import WebhookWorker
+
+    settings = settings or get_settings()
+    database = create_database(settings)
+    worker = WebhookWorker(database, settings)
+    try:
+        if once:
+            done = await worker.run_once()
+            print(f"webhooks: {done} events queued or sent")
+            return 0
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await worker.run(stop)
+        return 0
+    finally:
+        await worker.close()
+        await database.dispose()
+
+
+async def run_digests(once: bool, settings: Settings | None = None) -> int:
+    """Send the digests that are due, every DIGEST_POLL_SECONDS (or once)."""
+    from app.services.digests import send_digests
+
+    settings = settings or get_settings()
+    database = create_database(settings)
+    try:
+        while True:
+            sent = await send_digests(database, settings)
+            if once:
+                print(f"digests: {sent} sent")
+                return 0
+            await asyncio.sleep(settings.digest_poll_seconds)
     finally:
         await database.dispose()
 
@@ -214,7 +258,16 @@ def main(argv: list[str] | None = None) -> int:
     listed.add_argument("--all", action="store_true", help="revoked keys too")
     revoke = key_actions.add_parser("revoke", help="revoke a key")
     revoke.add_argument("id", type=int)
+    worker = commands.add_parser("webhooks", help="run the webhook delivery worker")
+    worker.add_argument("--once", action="store_true", help="one round, then exit")
+    digests = commands.add_parser("digests", help="email the members' digests")
+    digests.add_argument("--once", action="store_true", help="one pass, then exit")
     arguments = parser.parse_args(argv)
+
+    if arguments.command == "digests":
+        return asyncio.run(run_digests(arguments.once))
+    if arguments.command == "webhooks":
+        return asyncio.run(run_webhooks(arguments.once))
 
     if arguments.command == "keys":
         return asyncio.run(keys_command(arguments.action, arguments))

@@ -45,6 +45,35 @@ class Settings(BaseSettings):
     catalog_page_size: int = Field(
         default=50, ge=1, le=1000, description="Datasets per page of the DCAT catalog (Hydra)."
     )
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description=(
+            "Let webhooks target private, loopback or link-local addresses (tests, an intranet);"
+            " refused by default against server-side request forgery."
+        ),
+    )
+    webhook_concurrency: int = Field(default=32, ge=1, le=1000)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_retry_hours: float = Field(
+        default=72.0, ge=24.0, description="How long a failing delivery is retried (≥ 24 h)."
+    )
+    webhook_disable_after_hours: float = Field(
+        default=72.0,
+        gt=0,
+        description="A subscription whose deliveries all fail for this long is disabled.",
+    )
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    comment_moderation: Literal["pre", "post"] = Field(
+        default="pre",
+        description="Members' comments: published once a moderator accepts them (pre), or at "
+        "once and moderated afterwards (post).",
+    )
+    digest_poll_seconds: float = Field(default=60.0, gt=0, le=3600)
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for emails; none: no email."
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "territoire@localhost"
 
     @field_validator("database_url")
     @classmethod

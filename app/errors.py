@@ -108,6 +108,21 @@ class InvalidBodyError(DomainError):
         )
 
 
+class GoneError(DomainError):
+    status = 410
+    slug = "gone"
+    title = "No longer valid"
+
+
+class TooManyRequestsError(DomainError):
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(retry_after, 1))})
+
+
 class ServiceUnavailableError(DomainError):
     status = 503
     slug = "service-unavailable"
@@ -143,6 +158,11 @@ PROBLEM_TYPES: dict[str, str] = {
     ConflictError.slug: (
         "The write conflicts with the data: a code or key already taken, a record that still "
         "has children, a deletion already restored; `detail` says which."
+    ),
+    GoneError.slug: "The link or token was valid once and is not any more (expired or used).",
+    TooManyRequestsError.slug: (
+        "Too many requests from this client or member: wait for the number of seconds "
+        "`Retry-After` gives, then retry."
     ),
     ServiceUnavailableError.slug: "A dependency (the database) does not answer; retry later.",
     "internal-error": "An unexpected error on the server; it has been logged.",

@@ -29,6 +29,7 @@ from app.repositories.publication import VersionRow, dataset_versions_on
 from app.routers import (
     admin,
     changes,
+    club,
     communes,
     docs,
     editing,
@@ -41,6 +42,7 @@ from app.routers import (
     publication,
     search,
     territory,
+    webhooks,
 )
 from app.services.exports import FiguresCache
 from app.services.publication import datasets_read
@@ -59,9 +61,16 @@ Lists are paged with an opaque `cursor`; the next page is in `next_cursor` and i
 
 # What the change feed shows depends on which transactions have ended, not only on committed
 # data: validated by its body's hash and never kept in the response cache. So are the private
-# answers: moderation, the admin and editor lists (keys, audit, deletions); their routes give
-# their own validators.
-BODY_VALIDATED = ("/v1/changes", "/v1/moderation/", "/v1/keys", "/v1/audit", "/v1/deletions")
+# answers: moderation, the admin and editor lists (keys, audit, deletions), and the club (its
+# data has no dataset version); their routes give their own validators.
+BODY_VALIDATED = (
+    "/v1/changes",
+    "/v1/moderation/",
+    "/v1/keys",
+    "/v1/audit",
+    "/v1/deletions",
+    "/v1/club/",
+)
 
 
 def migration_head() -> str:
@@ -165,6 +174,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publication,
         changes,
         search,
+        webhooks,
+        club,
         editing,
         admin,
         docs,

@@ -38,6 +38,15 @@ TAGS = [
         "description": "Incremental sync: every creation, update and deletion, in order.",
     },
     {"name": "search", "description": "Full-text search in French, accents ignored."},
+    {
+        "name": "club",
+        "description": "The ambassadors' club: members, follows and digests, opinions on actions.",
+    },
+    {
+        "name": "webhooks",
+        "description": "Key holders subscribe URLs to change events: signed POSTs, retried, "
+        "in order per record.",
+    },
     {"name": "editing", "description": "Editors' writes to the plan and its follow-up (a key)."},
     {"name": "admin", "description": "API keys and the audit log (an admin key)."},
     {"name": "health", "description": "Probes for load balancers."},

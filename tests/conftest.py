@@ -5,17 +5,22 @@ with the CALL dataset; each test then runs inside a transaction that is rolled b
 """
 
 import asyncio
+import email
+import email.policy
 import os
 import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import pytest
 import yaml
+from aiosmtpd.controller import Controller
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
@@ -203,3 +208,25 @@ async def live_server(engine: AsyncEngine) -> AsyncIterator[str]:
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), timeout=10)
+
+
+@dataclass
+class SmtpInbox:
+    """What a local SMTP server received."""
+
+    messages: list[email.message.Message] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Controller, SmtpInbox]]:
+    inbox = SmtpInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()

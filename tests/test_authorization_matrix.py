@@ -2,27 +2,44 @@
 wrong scope, right scope}: 401, 401, 401, 403, and neither 401 nor 403.
 
 Operations come from the served document, so a guarded route added anywhere is in the matrix.
-The scope a route needs is found by trying a key of each single scope: exactly one must pass.
+Each declares the scope it needs in its security requirement; a key of each single scope is
+tried, and exactly the declared one must pass (every one, for a route open to any key). Member
+routes (`memberToken`) are refused without an active member's token.
 """
 
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.participation import Scope
-from app.services import keys
+from app.services import club, keys
 from tests.test_malformed import (
     OPERATIONS,
     Operation,
     fill,
     loaded,
+    member_token,
     valid_value,
 )
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
-GUARDED = [op for op in OPERATIONS if op.method.upper() in WRITES and op.spec.get("security")]
+
+
+def _schemes(op: Operation) -> dict[str, list[str]]:
+    return {
+        name: roles
+        for requirement in op.spec.get("security", [])
+        for name, roles in requirement.items()
+    }
+
+
+GUARDED = [op for op in OPERATIONS if op.method.upper() in WRITES and "apiKey" in _schemes(op)]
+MEMBERS_ONLY = [
+    op for op in OPERATIONS if op.method.upper() in WRITES and "memberToken" in _schemes(op)
+]
 __all__ = ["loaded"]  # the fixture, shared with the malformed-input crawl
 
 
@@ -88,7 +105,13 @@ async def test_authorization_matrix(
             assert answer.headers["content-type"] == "application/problem+json"
         else:
             passed.append(scope)
-    assert len(passed) == 1, f"{operation.id}: accepted by {passed}, expected exactly one scope"
+    # The scope the OpenAPI document declares is the one, and the only one, that passes; a
+    # route declaring none is open to every valid key.
+    declared = [Scope(role) for role in _schemes(operation)["apiKey"]]
+    if not declared:
+        assert passed == list(Scope), f"{operation.id}: any key should do, {passed} did"
+        return
+    assert passed == declared, f"{operation.id}: accepted by {passed}, declares {declared}"
     right = passed[0]
 
     others = [scope.value for scope in Scope if scope is not right]
@@ -99,3 +122,46 @@ async def test_authorization_matrix(
     assert f"'{right.value}' scope" in refused.json()["detail"]
     accepted = await call(f"Bearer {single[right]}")
     assert accepted.status_code not in (401, 403), accepted.text
+
+
+@pytest.mark.parametrize("operation", MEMBERS_ONLY, ids=lambda op: op.id)
+async def test_member_routes_need_an_active_member_s_token(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    loaded: dict[str, str],
+    operation: Operation,
+) -> None:
+    document: dict[str, Any] = (await client.get("/openapi.json")).json()
+    spec = document["paths"][operation.path][operation.method]
+    operation = Operation(operation.method, operation.path, spec)
+    path_values = {
+        p["name"]: valid_value(document, operation, p, loaded) for p in operation.parameters("path")
+    }
+    url = fill(operation.path, path_values)
+    method = operation.method.upper()
+    api_key = await _key(session, [scope.value for scope in Scope])
+    active, erased = await member_token(session), await member_token(session)
+    await session.execute(
+        text(
+            "UPDATE member SET status = 'deleted', email = NULL, display_name = NULL "
+            "WHERE token_digest = :digest"
+        ),
+        {"digest": club.digest(erased)},
+    )
+    await session.commit()
+    body = {"json": {}} if "requestBody" in spec else {}
+    for label, authorization in (
+        ("no token", None),
+        ("malformed token", "Bearer trm_"),
+        ("unknown token", "Bearer trm_" + "x" * 43),
+        ("an API key", f"Bearer {api_key}"),
+        ("a deleted member's token", f"Bearer {erased}"),
+    ):
+        headers = {} if authorization is None else {"Authorization": authorization}
+        answer = await client.request(method, url, headers=headers, **body)
+        assert answer.status_code == 401, (label, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+    answer = await client.request(
+        method, url, headers={"Authorization": f"Bearer {active}"}, **body
+    )
+    assert answer.status_code not in (401, 403), answer.text

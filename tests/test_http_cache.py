@@ -39,6 +39,7 @@ CODES = {
     "objectives": "1.2.1",
     "actions": "1.2.1.1",
     "indicators": "bulles-intervalle-pointe",
+    "club": "1.2.1.1",  # /v1/club/actions/{code}/…
 }
 
 

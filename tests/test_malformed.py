@@ -31,13 +31,14 @@ from starlette.routing import Mount, Route
 
 from app.config import Settings
 from app.main import create_app
+from app.models.club import Member
 from app.models.commune import Commune
 from app.models.editing import Deletion
 from app.models.initiative import Initiative
 from app.models.participation import Scope
 from app.models.plan import Action, Ambition, Axis, Objective, action_commune
 from app.schemas.indicator import INDICATOR_EXAMPLE
-from app.services import editing, keys
+from app.services import club, editing, keys
 from app.services.pagination import encode_cursor
 from tests.conftest import TEST_DATABASE_URL
 
@@ -423,7 +424,44 @@ async def loaded(session: AsyncSession) -> dict[str, str]:
     await session.execute(text(FOLLOW_UP_EXAMPLES.replace("2024", "2025").replace(", 1,", ", 2,")))
     await editing.delete_milestone(session, "1.2.1.1", "1.2.1.1-2", "/v1/exemple")
     deletion = await first(Deletion.id, Deletion.id.desc())
+    # A webhook subscription of that key with one delivery, and a member's published comment.
+    action = await first(Action.code, Action.code_path)
+    club_ids = (
+        await session.execute(
+            text(
+                """
+                WITH subscription AS (
+                    INSERT INTO webhook_subscription (key_id, url, event_types, secret,
+                                                      cursor_transaction, cursor_sequence)
+                    VALUES (:key, 'https://hooks.example.org/t', '{*}', 'whsec_x', 0, 0)
+                    RETURNING id
+                ), delivery AS (
+                    INSERT INTO webhook_delivery (subscription_id, event_id, event_type,
+                                                  resource, payload)
+                    SELECT id, 1, 'axes.updated', 'axes/1', '{}' FROM subscription
+                    RETURNING id
+                ), member AS (
+                    INSERT INTO member (display_name, email, profile_type, status,
+                                        digest_cursor_transaction, digest_cursor_sequence)
+                    VALUES ('Exemple', 'exemple@example.org', 'resident', 'active', 0, 0)
+                    RETURNING id
+                ), comment AS (
+                    INSERT INTO action_comment (action_code, member_id, body, status)
+                    SELECT :action, id, 'Un avis', 'published' FROM member
+                    RETURNING id
+                )
+                SELECT (SELECT id FROM subscription), (SELECT id FROM delivery),
+                       (SELECT id FROM comment)
+                """
+            ),
+            {"key": key.key.id, "action": action},
+        )
+    ).one()
     return {
+        "subscription_id": str(club_ids[0]),
+        "delivery_id": str(club_ids[1]),
+        "comment_id": str(club_ids[2]),
+        "target_key": action,
         "value_id": str(value),
         "key_id": str(key.key.id),
         "deletion_id": deletion,
@@ -524,7 +562,25 @@ def test_the_corpus_reaches_the_server_as_written() -> None:
 
 # What a guarded write may answer to a request whose parameters are valid: created, done, a
 # conflict with the data, or a missing If-Match (the authorization matrix is tested elsewhere).
-WRITE_OUTCOMES = {200, 201, 204, 409, 428}
+WRITE_OUTCOMES = {200, 201, 202, 204, 409, 428}
+
+
+async def member_token(session: AsyncSession) -> str:
+    """A confirmed member of the club, and the personal token they act with."""
+    token = club.new_token(club.MEMBER_TOKEN_PREFIX)
+    session.add(
+        Member(
+            display_name="Malformé",
+            email=f"malformed-{token[-8:]}@example.org",
+            profile_type="resident",
+            status="active",
+            token_digest=club.digest(token),
+            digest_cursor_transaction=0,
+            digest_cursor_sequence=0,
+        )
+    )
+    await session.flush()
+    return token
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.id)
@@ -543,15 +599,21 @@ async def test_malformed_parameters(
     report = Report(media_types=frozenset(content))
     raw_headers: list[tuple[bytes, bytes]] = []
     outcomes = {200}
-    if spec.get("security"):
-        # A key with every scope: the parameters are what is tried here.
-        made = await keys.create_key(session, "malformed", [s.value for s in Scope], None)
+    schemes = {name for requirement in spec.get("security", []) for name in requirement}
+    if schemes:
+        # A key with every scope, or a member's token: the parameters are what is tried here.
+        if "memberToken" in schemes:
+            secret = await member_token(session)
+        else:
+            made = await keys.create_key(session, "malformed", [s.value for s in Scope], None)
+            secret = made.secret
         await session.commit()
-        client.headers["Authorization"] = f"Bearer {made.secret}"
-        raw_headers.append((b"authorization", f"Bearer {made.secret}".encode()))
+        client.headers["Authorization"] = f"Bearer {secret}"
+        raw_headers.append((b"authorization", f"Bearer {secret}".encode()))
         if method != "GET":
-            # A DELETE tried with valid parameters has deleted the record: 404 next time.
-            outcomes = WRITE_OUTCOMES | ({404} if method == "DELETE" else set())
+            # A DELETE tried with valid parameters has deleted the record: 404 next time (401
+            # for a member who deleted their own account).
+            outcomes = WRITE_OUTCOMES | ({404, 401} if method == "DELETE" else set())
     path_params = operation.parameters("path")
     query_params = operation.parameters("query")
     path_values = {p["name"]: valid_value(document, operation, p, loaded) for p in path_params}
@@ -559,6 +621,9 @@ async def test_malformed_parameters(
     required = [(p["name"], query_values[p["name"]]) for p in query_params if p.get("required")]
     path = fill(operation.path, path_values)
     body_status = {422} if "requestBody" in spec else set()
+    # A capability URL (a secret `{token}` in the path): the example token is unknown.
+    if "{token}" in operation.path:
+        body_status |= {404, 410}
     declared_media = frozenset(
         media
         for media in spec["responses"].get("200", {}).get("content", {})

@@ -15,6 +15,8 @@ OPERATIONS = ("insert", "update", "delete")
 # Written only by the triggers of other tables, in the same transaction: those notify the
 # response cache already, so these do not.
 TRIGGER_WRITTEN_TABLES = ("audit_log", "change_log", "dataset_version")
+# Read by no public response, and written all the time: they do not notify either.
+UNPUBLISHED_TABLES = ("webhook_delivery",)
 
 
 class ChangeLog(Base):

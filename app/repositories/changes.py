@@ -38,7 +38,7 @@ _HORIZON: ColumnElement[int] = literal_column(
 )
 
 
-def _horizon() -> Any:
+def horizon() -> Any:
     """The oldest transaction that may still write here, as a 64-bit id (the statement's
     snapshot: the same one the change log is read with)."""
     return _HORIZON
@@ -59,7 +59,7 @@ async def read_changes(
         ChangeLog.record_key,
         ChangeLog.operation,
         ChangeLog.changed_at,
-    ).where(ChangeLog.transaction_id < _horizon())
+    ).where(ChangeLog.transaction_id < horizon())
     if after is not None:
         query = query.where(tuple_(ChangeLog.transaction_id, ChangeLog.id) > tuple_(*after))
     if datasets:

@@ -56,6 +56,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the error statuses a route can answer."""
     descriptions = {
         400: "A parameter is unknown, repeated or malformed.",
+        401: "No API key, or a malformed, unknown or revoked one.",
+        403: "The API key lacks the scope this operation needs.",
         404: "No such resource.",
         412: "The resource changed since the given ETag.",
         422: "The body does not match the schema.",
