@@ -13,7 +13,9 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from app.access_log import anonymize_access_log
 from app.cache import ChangeListener, ResponseCache, ResponseCacheMiddleware
 from app.config import Settings, get_settings
 from app.db import create_database, plain_dsn
@@ -24,7 +26,9 @@ from app.http_cache import (
     DataVersions,
     HttpCachingMiddleware,
 )
+from app.limits import BodyLimitMiddleware
 from app.openapi import build_openapi
+from app.ratelimit import RateLimiter
 from app.repositories.publication import VersionRow, dataset_versions_on
 from app.routers import (
     changes,
@@ -35,11 +39,14 @@ from app.routers import (
     initiatives,
     ogc,
     plan,
+    proposals,
     publication,
     search,
+    supports,
     territory,
 )
 from app.services.exports import FiguresCache
+from app.services.proposals import AreaCache
 from app.services.publication import datasets_read
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -55,8 +62,9 @@ Lists are paged with an opaque `cursor`; the next page is in `next_cursor` and i
 
 
 # What the change feed shows depends on which transactions have ended, not only on committed
-# data: validated by its body's hash and never kept in the response cache.
-BODY_VALIDATED = ("/v1/changes",)
+# data: validated by its body's hash and never kept in the response cache. Likewise a
+# proposal's private status.
+BODY_VALIDATED = ("/v1/changes", "/v1/proposals")
 
 
 def migration_head() -> str:
@@ -143,6 +151,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.migration_head = migration_head()
     app.state.figures = FiguresCache()
     app.state.data_versions = versions
+    app.state.rate_limiter = RateLimiter(settings)
+    app.state.territory_area = AreaCache()
+    anonymize_access_log()
 
     install_error_handlers(app)
     for module in (
@@ -156,6 +167,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publication,
         changes,
         search,
+        proposals,
+        supports,
         docs,
     ):
         app.include_router(module.router)
@@ -178,5 +191,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_validated=BODY_VALIDATED,
     )
     app.add_middleware(HttpCachingMiddleware, versions=versions, policy=app.state.caching_policy)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.trusted_proxies:  # else X-Forwarded-For is ignored: the client is the peer
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

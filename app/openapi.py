@@ -34,6 +34,7 @@ TAGS = [
         "description": "Incremental sync: every creation, update and deletion, in order.",
     },
     {"name": "search", "description": "Full-text search in French, accents ignored."},
+    {"name": "proposals", "description": "Proposals and supports from the public (no key)."},
     {"name": "health", "description": "Probes for load balancers."},
 ]
 

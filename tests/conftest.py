@@ -184,6 +184,7 @@ async def live_server(engine: AsyncEngine) -> AsyncIterator[str]:
         str(port),
         "--log-level",
         "warning",
+        "--no-proxy-headers",
         cwd=PROJECT_ROOT,
         env={**os.environ, "DATABASE_URL": TEST_DATABASE_URL, "ENVIRONMENT": "test"},
     )

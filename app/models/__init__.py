@@ -14,6 +14,7 @@ from app.models.follow_up import (
 from app.models.initiative import Initiative, initiative_action
 from app.models.participation import ApiKey, AuditLog, Scope
 from app.models.plan import Action, Ambition, Axis, Objective, action_commune
+from app.models.proposals import IdempotencyRecord, Support
 from app.models.publication import ChangeLog, DatasetVersion
 from app.models.territory import Territory
 
@@ -28,12 +29,14 @@ __all__ = [
     "ChangeLog",
     "Commune",
     "DatasetVersion",
+    "IdempotencyRecord",
     "Indicator",
     "IndicatorValue",
     "Initiative",
     "Milestone",
     "Objective",
     "Scope",
+    "Support",
     "Territory",
     "action_commune",
     "indicator_action",

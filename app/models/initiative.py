@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     Table,
     Text,
 )
@@ -72,6 +73,7 @@ class Initiative(TimestampMixin, Base):
             "status NOT IN ('published', 'archived') OR published_at IS NOT NULL",
             name="published_dated",
         ),
+        CheckConstraint("support_count >= 0", name="support_count_positive"),
         Index("ix_initiative_geometry", "geometry", postgresql_using="gist"),
         Index("ix_initiative_updated_at", "updated_at", "id"),
         search_index("initiative"),
@@ -103,6 +105,8 @@ class Initiative(TimestampMixin, Base):
     moderation_message: Mapped[str | None] = mapped_column(Text)
     moderated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Public: how many supporters (app/models/proposals.py), kept by a trigger on `support`.
+    support_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     geometry: Mapped[WKBElement] = mapped_column(
         Geometry("GEOMETRY", srid=4326, spatial_index=False), nullable=False
     )

@@ -80,6 +80,9 @@ INITIATIVES = Collection(
             kind="array",
         ),
         "author_name": Property("t.author_name", _nullable(_string("Public author name"))),
+        "support_count": Property(
+            "t.support_count", {"title": "Supports", "type": "integer"}, kind="integer"
+        ),
         "source_excerpt": Property(
             "t.source_excerpt", _nullable(_string("Passage of the source document"))
         ),

@@ -203,6 +203,7 @@ def initiative_rows() -> Select[Any]:
         Initiative.commune_insee.label("commune_insee"),
         Initiative.location_precision.label("location_precision"),
         Initiative.author_name.label("author_name"),
+        Initiative.support_count.label("support_count"),
         _codes(link.c.action_code, link.c.initiative_id == Initiative.id).label("actions"),
         Initiative.source_excerpt.label("source_excerpt"),
         Initiative.published_at.label("published_at"),

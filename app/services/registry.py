@@ -449,6 +449,14 @@ for _spec in (
             ),
             Column("author_name", "string", "Auteur", "Nom public de l'auteur."),
             Column(
+                "support_count",
+                "integer",
+                "Soutiens",
+                "Nombre de personnes qui soutiennent l'initiative.",
+                required=True,
+                minimum=0,
+            ),
+            Column(
                 "actions",
                 "array",
                 "Actions liées",

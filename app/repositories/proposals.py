@@ -1,0 +1,93 @@
+"""SQL of proposals from the public and of supports."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+# The commune by spatial join, as the dataset loader finds it.
+_INSERT = text(
+    """
+    WITH shape AS (SELECT ST_GeomFromEWKT(CAST(:geometry AS text)) AS geometry)
+    INSERT INTO initiative (title, description, category, status, location_precision,
+                            author_name, contact, address, status_token_digest, geometry,
+                            commune_insee)
+    SELECT :title, :description, :category, 'submitted', 'exact', :author_name, :contact,
+           :address, :token_digest, shape.geometry,
+           (SELECT c.insee FROM commune AS c
+            WHERE ST_Intersects(c.boundary, ST_PointOnSurface(shape.geometry))
+            ORDER BY c.insee LIMIT 1)
+    FROM shape
+    RETURNING id, created_at
+    """
+)
+_STATUS = text(
+    "SELECT id, title, status, moderation_reason, moderation_message, created_at, "
+    "moderated_at, published_at FROM initiative WHERE status_token_digest = :token_digest"
+)
+_BOUNDARIES = text("SELECT ST_AsBinary(boundary) FROM commune")
+_SUPPORT = text(
+    """
+    WITH target AS (SELECT id FROM initiative WHERE id = :id AND status = 'published'),
+    added AS (
+        INSERT INTO support (initiative_id, supporter_digest)
+        SELECT id, :supporter_digest FROM target
+        ON CONFLICT (initiative_id, supporter_digest) DO NOTHING
+        RETURNING initiative_id
+    )
+    SELECT EXISTS (SELECT 1 FROM target), EXISTS (SELECT 1 FROM added)
+    """
+)
+_SUPPORT_COUNT = text("SELECT support_count FROM initiative WHERE id = :id")
+
+
+@dataclass(frozen=True)
+class NewProposal:
+    title: str
+    description: str
+    category: str
+    author_name: str | None
+    contact: str
+    address: str | None
+    token_digest: bytes
+    geometry: str  # EWKT, WGS84
+
+
+@dataclass(frozen=True)
+class ProposalRow:
+    id: int
+    title: str
+    status: str
+    moderation_reason: str | None
+    moderation_message: str | None
+    submitted_at: datetime
+    moderated_at: datetime | None
+    published_at: datetime | None
+
+
+async def insert_proposal(session: AsyncSession, proposal: NewProposal) -> tuple[int, datetime]:
+    row = (await session.execute(_INSERT, proposal.__dict__)).one()
+    return int(row[0]), row[1]
+
+
+async def proposal_by_token(session: AsyncSession, token_digest: bytes) -> ProposalRow | None:
+    row = (await session.execute(_STATUS, {"token_digest": token_digest})).first()
+    return None if row is None else ProposalRow(*row)
+
+
+async def commune_boundaries(session: AsyncSession) -> list[bytes]:
+    return [bytes(wkb) for wkb in (await session.execute(_BOUNDARIES)).scalars()]
+
+
+async def add_support(
+    session: AsyncSession, initiative_id: int, supporter_digest: bytes
+) -> tuple[bool, bool, int]:
+    """(the initiative is published, this support was added, the count now)."""
+    found, added = (
+        await session.execute(_SUPPORT, {"id": initiative_id, "supporter_digest": supporter_digest})
+    ).one()
+    count = 0
+    if found:
+        count = int((await session.execute(_SUPPORT_COUNT, {"id": initiative_id})).scalar_one())
+    return bool(found), bool(added), count

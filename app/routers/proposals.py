@@ -1,0 +1,93 @@
+"""Public writes, no key needed: proposals (moderated before publication) and their status."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response
+
+from app.db import SessionDep
+from app.idempotency import Answer, IdempotencyKeyHeader, run_once
+from app.ratelimit import rate_limit
+from app.routers.params import StrictQuery
+from app.schemas.problem import problem_responses
+from app.schemas.proposal import TOKEN_PATTERN, ProposalIn, ProposalReceipt, ProposalStatus
+from app.services import proposals as service
+
+router = APIRouter(prefix="/v1", tags=["proposals"], dependencies=[StrictQuery])
+
+PUBLIC_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **problem_responses(400, 422),
+    413: {**problem_responses(413)[413], "description": "The body is too large."},
+    429: {
+        **problem_responses(429)[429],
+        "description": "Too many writes from this client; retry after `Retry-After` seconds.",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    },
+}
+
+
+def base_url(request: Request) -> str:
+    configured: str | None = request.app.state.settings.public_base_url
+    return configured or str(request.base_url)
+
+
+@router.post(
+    "/proposals",
+    status_code=201,
+    response_model=ProposalReceipt,
+    summary="Propose an initiative (no key needed)",
+    description=(
+        "Stored as `submitted`: invisible in every public response until a moderator publishes "
+        "it. The contact email is private. The answer holds a private status link, shown once "
+        "(keep it). Rate-limited per client; send an `Idempotency-Key` to retry safely."
+    ),
+    dependencies=[rate_limit("proposals")],
+    responses={
+        201: {"headers": {"Location": {"description": "The private status link."}}},
+        **PUBLIC_WRITE_ERRORS,
+    },
+    openapi_extra={"security": [{}]},
+)
+async def submit_proposal(
+    request: Request,
+    proposal: ProposalIn,
+    session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Any:
+    areas: service.AreaCache = request.app.state.territory_area
+
+    async def write() -> Answer:
+        receipt = await service.submit(session, areas, proposal, base_url(request))
+        return Answer(
+            201, receipt.model_dump_json().encode(), headers={"Location": receipt.status_url}
+        )
+
+    return (await run_once(request, session, "proposals", idempotency_key, write)).response()
+
+
+@router.get(
+    "/proposals/status/{token}",
+    response_model=ProposalStatus,
+    summary="The moderation status of one's proposal (private link)",
+    description="The link returned at submission: status, the moderator's reason and message, "
+    "dates. Never cached (`Cache-Control: no-store`).",
+    responses=problem_responses(400, 404),
+)
+async def get_proposal_status(
+    request: Request,
+    session: SessionDep,
+    token: Annotated[
+        str,
+        Path(
+            pattern=TOKEN_PATTERN,
+            description="The status token returned at submission.",
+            examples=["0" * 43],
+        ),
+    ],
+) -> Response:
+    found = await service.status(session, token, base_url(request))
+    return Response(
+        found.model_dump_json(),
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )

@@ -1,0 +1,133 @@
+"""Proposals from the public: checked, stored as `submitted` (invisible to the public until a
+moderator publishes them), and followed by the proposer through a private status link."""
+
+import asyncio
+import hashlib
+import secrets
+import time
+from datetime import UTC, datetime
+
+import shapely
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import DomainError, NotFoundError
+from app.models.initiative import InitiativeStatus
+from app.repositories import proposals as repository
+from app.repositories.keys import set_actor
+from app.schemas.problem import InvalidField
+from app.schemas.proposal import ProposalIn, ProposalReceipt, ProposalStatus
+from app.services.geometry import (
+    InvalidGeometryError,
+    TerritoryArea,
+    ewkt,
+    territory_area,
+    validate_geometry,
+)
+
+# Who writes, for the audit log: an anonymous member of the public.
+PUBLIC_ACTOR = "public"
+STATUS_PATH = "/v1/proposals/status/"
+
+
+class InvalidFieldError(DomainError):
+    """A body field that passed the schema but not the rules (422, naming the field)."""
+
+    status = 422
+    slug = "invalid-body"
+    title = "Invalid request body"
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(
+            f"body '{name}': {reason}",
+            errors=[InvalidField(location="body", name=name, reason=reason)],
+        )
+
+
+class AreaCache:
+    """The territory's surface for the inside-the-territory check, reloaded now and then (the
+    communes change only when a dataset is loaded)."""
+
+    def __init__(self, ttl_seconds: float = 600.0) -> None:
+        self.ttl = ttl_seconds
+        self._area: TerritoryArea | None = None
+        self._loaded = 0.0
+        self._lock = asyncio.Lock()
+
+    async def get(self, session: AsyncSession) -> TerritoryArea:
+        if self._area is None or time.monotonic() - self._loaded > self.ttl:
+            async with self._lock:
+                if self._area is None or time.monotonic() - self._loaded > self.ttl:
+                    boundaries = await repository.commune_boundaries(session)
+                    self._area = territory_area(shapely.from_wkb(b) for b in boundaries)
+                    self._loaded = time.monotonic()
+        return self._area
+
+
+def token_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def submit(
+    session: AsyncSession, areas: AreaCache, proposal: ProposalIn, base_url: str
+) -> ProposalReceipt:
+    token = secrets.token_urlsafe(32)  # 256 bits: a SHA-256 is enough, nothing to brute-force
+    status_url = base_url.rstrip("/") + STATUS_PATH + token
+    if proposal.website:
+        # The honeypot, hidden in forms, was filled: a robot. Answer exactly as if the proposal
+        # had been accepted, so that it learns nothing, but store nothing at all.
+        return ProposalReceipt(
+            id=secrets.randbelow(9_000_000) + 1_000_000,
+            status=InitiativeStatus.submitted,
+            submitted_at=datetime.now(UTC),
+            status_token=token,
+            status_url=status_url,
+        )
+    try:
+        geometry = ewkt(validate_geometry(proposal.geometry, await areas.get(session)))
+    except InvalidGeometryError as error:
+        raise InvalidFieldError("geometry", error.detail) from error
+    await set_actor(session, PUBLIC_ACTOR)
+    try:
+        initiative_id, submitted_at = await repository.insert_proposal(
+            session,
+            repository.NewProposal(
+                title=proposal.title,
+                description=proposal.description,
+                category=proposal.category,
+                author_name=proposal.author_name,
+                contact=str(proposal.contact_email),
+                address=proposal.address,
+                token_digest=token_digest(token),
+                geometry=geometry,
+            ),
+        )
+    except IntegrityError as error:
+        if "fk_initiative_category_axis" in str(error.orig):
+            raise InvalidFieldError("category", "no axis of the plan has this code") from error
+        raise
+    return ProposalReceipt(
+        id=initiative_id,
+        status=InitiativeStatus.submitted,
+        submitted_at=submitted_at,
+        status_token=token,
+        status_url=status_url,
+    )
+
+
+async def status(session: AsyncSession, token: str, base_url: str) -> ProposalStatus:
+    row = await repository.proposal_by_token(session, token_digest(token))
+    if row is None:
+        raise NotFoundError("no proposal has this status link")
+    published = row.status == InitiativeStatus.published.value
+    return ProposalStatus(
+        id=row.id,
+        title=row.title,
+        status=InitiativeStatus(row.status),
+        moderation_reason=row.moderation_reason,
+        moderation_message=row.moderation_message,
+        submitted_at=row.submitted_at,
+        moderated_at=row.moderated_at,
+        published_at=row.published_at,
+        url=f"{base_url.rstrip('/')}/v1/initiatives/{row.id}" if published else None,
+    )
