@@ -106,6 +106,9 @@ def settings() -> Settings:
         environment="test",
         database_url=TEST_DATABASE_URL,  # type: ignore[arg-type]
         response_cache=False,
+        # The rate limits are tested on their own (tests/test_ratelimit.py).
+        rate_limit_proposals="100000/minute",
+        rate_limit_supports="100000/minute",
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import TEST_DATABASE_URL
+from tests.proposal_fixtures import KNOWN_TOKEN, insert_proposal
 
 IDENTITY = {"accept-encoding": "identity"}
 EXAMPLES = {
@@ -27,6 +28,7 @@ EXAMPLES = {
     "tileMatrix": "10",
     "tileRow": "345",
     "tileCol": "520",
+    "token": KNOWN_TOKEN,
 }
 CODES = {
     "axes": "1",
@@ -60,7 +62,8 @@ def get_routes(document: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture
-async def routes(client: httpx.AsyncClient) -> list[str]:
+async def routes(client: httpx.AsyncClient, session: AsyncSession) -> list[str]:
+    await insert_proposal(session)  # the one whose status link KNOWN_TOKEN is
     document = (await client.get("/openapi.json")).json()
     urls = get_routes(document)
     assert len(urls) >= 20

@@ -36,6 +36,7 @@ from app.models.initiative import Initiative
 from app.models.plan import Action, Ambition, Axis, Objective, action_commune
 from app.services.pagination import encode_cursor
 from tests.conftest import TEST_DATABASE_URL
+from tests.proposal_fixtures import KNOWN_TOKEN, insert_proposal
 
 PROBLEM = "application/problem+json"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -406,6 +407,7 @@ async def loaded(session: AsyncSession) -> dict[str, str]:
         "cursor": encode_cursor(axis),
         "q": "a",
         "dataset": "actions",
+        "token": KNOWN_TOKEN if await insert_proposal(session) else "",
     }
 
 

@@ -43,7 +43,14 @@ def base_url(request: Request) -> str:
     ),
     dependencies=[rate_limit("proposals")],
     responses={
-        201: {"headers": {"Location": {"description": "The private status link."}}},
+        201: {
+            "headers": {
+                "Location": {
+                    "description": "The private status link.",
+                    "schema": {"type": "string"},
+                }
+            }
+        },
         **PUBLIC_WRITE_ERRORS,
     },
     openapi_extra={"security": [{}]},
@@ -81,7 +88,6 @@ async def get_proposal_status(
         Path(
             pattern=TOKEN_PATTERN,
             description="The status token returned at submission.",
-            examples=["0" * 43],
         ),
     ],
 ) -> Response:
