@@ -63,11 +63,16 @@ async def submit_proposal(
 ) -> Any:
     areas: service.AreaCache = request.app.state.territory_area
 
+    def answer(receipt: ProposalReceipt) -> Answer:
+        body = receipt.model_dump_json().encode()
+        return Answer(201, body, headers={"Location": receipt.status_url})
+
+    if service.is_robot(proposal):
+        # The honeypot: answered as if accepted, but nothing is stored, not even the key.
+        return answer(service.decoy(base_url(request))).response()
+
     async def write() -> Answer:
-        receipt = await service.submit(session, areas, proposal, base_url(request))
-        return Answer(
-            201, receipt.model_dump_json().encode(), headers={"Location": receipt.status_url}
-        )
+        return answer(await service.submit(session, areas, proposal, base_url(request)))
 
     return (await run_once(request, session, "proposals", idempotency_key, write)).response()
 

@@ -68,21 +68,29 @@ def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+def is_robot(proposal: ProposalIn) -> bool:
+    """The honeypot field, hidden in forms, was filled in: only a robot does that."""
+    return bool(proposal.website)
+
+
+def decoy(base_url: str) -> ProposalReceipt:
+    """What a robot gets: an answer shaped exactly like an acceptance, so that it learns
+    nothing, while nothing at all is stored (no initiative, no idempotency record, no audit)."""
+    token = secrets.token_urlsafe(32)
+    return ProposalReceipt(
+        id=secrets.randbelow(9_000_000) + 1_000_000,
+        status=InitiativeStatus.submitted,
+        submitted_at=datetime.now(UTC),
+        status_token=token,
+        status_url=base_url.rstrip("/") + STATUS_PATH + token,
+    )
+
+
 async def submit(
     session: AsyncSession, areas: AreaCache, proposal: ProposalIn, base_url: str
 ) -> ProposalReceipt:
     token = secrets.token_urlsafe(32)  # 256 bits: a SHA-256 is enough, nothing to brute-force
     status_url = base_url.rstrip("/") + STATUS_PATH + token
-    if proposal.website:
-        # The honeypot, hidden in forms, was filled: a robot. Answer exactly as if the proposal
-        # had been accepted, so that it learns nothing, but store nothing at all.
-        return ProposalReceipt(
-            id=secrets.randbelow(9_000_000) + 1_000_000,
-            status=InitiativeStatus.submitted,
-            submitted_at=datetime.now(UTC),
-            status_token=token,
-            status_url=status_url,
-        )
     try:
         geometry = ewkt(validate_geometry(proposal.geometry, await areas.get(session)))
     except InvalidGeometryError as error:
