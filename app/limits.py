@@ -2,7 +2,9 @@
 
 Applied to every POST, PUT, PATCH and DELETE. A declared Content-Length above the limit is
 refused without reading; otherwise the body is read and counted as it streams (chunked bodies
-included, and a Content-Length that lies), then handed on whole.
+included, and a Content-Length that lies), then handed on whole. Before a 413 the rest of
+the body is read and dropped (up to 16 times the limit), so that a client still sending it
+gets the answer rather than a reset connection.
 """
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -11,6 +13,7 @@ from app.errors import DomainError, problem_type
 from app.schemas.problem import Problem, problem_response
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+DRAINED_FACTOR = 16
 
 
 class PayloadTooLargeError(DomainError):
@@ -30,7 +33,8 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(scope, receive, send)
+            drain = declared.isdigit() and int(declared) <= self.max_bytes * DRAINED_FACTOR
+            await self._refuse(scope, receive, send, drain=drain)
             return
         chunks: list[bytes] = []
         size = 0
@@ -41,7 +45,8 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
+                more = message.get("more_body", False)
+                await self._refuse(scope, receive, send, drain=more, already=size)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -57,7 +62,16 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, *, drain: bool, already: int = 0
+    ) -> None:
+        size = already
+        while drain and size <= self.max_bytes * DRAINED_FACTOR:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            size += len(message.get("body", b""))
+            drain = message.get("more_body", False)
         response = problem_response(
             Problem(
                 type=problem_type(PayloadTooLargeError.slug),
