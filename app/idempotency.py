@@ -7,10 +7,12 @@ same key with another body is a 422. Answers are kept 24 hours, sealed with AES-
 key derived from the Idempotency-Key and the server's secret: whoever reads the database
 cannot read them (a proposal's answer holds its private status link).
 
-A route uses it as:
+A route uses it inside its transaction, on its asyncpg connection:
 
-    async def create(..., idempotency_key: IdempotencyKeyHeader = None):
-        answer = await run_once(request, session, "proposals", idempotency_key, write)
+    async def create(..., session: SessionDep, idempotency_key: IdempotencyKeyHeader = None):
+        connection = await raw_connection(session)
+        answer = await run_once(request, connection, "things", idempotency_key, write)
+        return answer.response()
 """
 
 import hashlib
@@ -24,9 +26,9 @@ from typing import Annotated
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import Header, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from app.db import WriteConnection
 from app.errors import DomainError
 from app.repositories import idempotency as repository
 from app.schemas.problem import InvalidField
@@ -90,7 +92,7 @@ def unseal(secret: bytes, key: str, route: str, status_code: int, sealed: bytes)
 
 async def run_once(
     request: Request,
-    session: AsyncSession,
+    connection: WriteConnection,
     route: str,
     key: str | None,
     write: Callable[[], Awaitable[Answer]],
@@ -103,15 +105,15 @@ async def run_once(
     request_digest = hashlib.sha256(
         request.url.path.encode() + b"\0" + await request.body()
     ).digest()
-    if await repository.claim(session, route, key_digest, request_digest, RETENTION_HOURS):
+    if await repository.claim(connection, route, key_digest, request_digest, RETENTION_HOURS):
         if random.random() < 0.01:  # noqa: S311 (housekeeping, not security)
-            await repository.purge_expired(session)
+            await repository.purge_expired(connection)
         answer = await write()
         await repository.store(
-            session, route, key_digest, answer.status_code, seal(secret, key, route, answer)
+            connection, route, key_digest, answer.status_code, seal(secret, key, route, answer)
         )
         return answer
-    stored = await repository.read(session, route, key_digest)
+    stored = await repository.read(connection, route, key_digest)
     if stored is None or stored.status_code is None or stored.response is None:
         # Only possible if the claimer's row vanished (purged at expiry) in between: retry.
         raise DomainError("the first request with this Idempotency-Key did not finish; retry")

@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await listener.start()
         yield
         await listener.stop()
+        await app.state.rate_limiter.close()
         await reader.close()
         await database.dispose()
 

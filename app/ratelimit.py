@@ -45,12 +45,19 @@ def _storage(uri: str) -> Storage:
 
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
-        self.strategy = SlidingWindowCounterRateLimiter(_storage(settings.rate_limit_storage))
+        self.storage = _storage(settings.rate_limit_storage)
+        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
         self.secret = settings.secret_key.get_secret_value().encode()
         self.limits: dict[str, Sequence[RateLimitItem]] = {
             "proposals": parse_many(settings.rate_limit_proposals),
             "supports": parse_many(settings.rate_limit_supports),
         }
+
+    async def close(self) -> None:
+        # The Redis client, when there is one (limits has no close of its own).
+        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        if client is not None and hasattr(client, "aclose"):
+            await client.aclose()
 
     def client(self, request: Request) -> str:
         peer = request.client.host if request.client else "unknown"

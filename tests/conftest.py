@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 
 from alembic import command
 from app.config import Settings
-from app.db import get_reader, get_session, get_snapshot_session
+from app.db import get_reader, get_session, get_snapshot_session, get_writer
 from app.main import PROJECT_ROOT, create_app
 from app.repositories.publication import dataset_versions
 from app.services.dataset import load_dataset, read_dataset
@@ -147,6 +147,7 @@ def app(settings: Settings, session: AsyncSession) -> Iterator[object]:
 
     application.dependency_overrides[get_session] = test_session
     application.dependency_overrides[get_reader] = test_reader
+    application.dependency_overrides[get_writer] = test_reader
     application.dependency_overrides[get_snapshot_session] = test_snapshot_session
     application.state.data_versions.reader = test_versions
     return application

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from app.config import Settings
 from tests.conftest import TEST_DATABASE_URL
@@ -85,13 +86,16 @@ def redis_answers() -> bool:
     [{"rate_limit_storage": "redis://127.0.0.1:6379/13", "secret_key": uuid.uuid4().hex * 2}],
     indirect=True,
 )
-async def test_counters_may_live_in_redis(client: httpx.AsyncClient) -> None:
-    statuses = [
-        (
-            await client.post("/v1/initiatives/1/supports", json={"supporter": f"redis-{n}"})
-        ).status_code
-        for n in range(4)
-    ]
+async def test_counters_may_live_in_redis(client: httpx.AsyncClient, app: FastAPI) -> None:
+    try:
+        statuses = [
+            (
+                await client.post("/v1/initiatives/1/supports", json={"supporter": f"redis-{n}"})
+            ).status_code
+            for n in range(4)
+        ]
+    finally:
+        await app.state.rate_limiter.close()
     assert statuses == [201, 201, 201, 429]
 
 

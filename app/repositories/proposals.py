@@ -6,27 +6,29 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# The commune by spatial join, as the dataset loader finds it.
-_INSERT = text(
-    """
-    WITH shape AS (SELECT ST_GeomFromEWKT(CAST(:geometry AS text)) AS geometry)
+from app.db import WriteConnection
+
+# One statement (one round trip; alone, it needs no BEGIN nor COMMIT): the writer named for
+# the audit log (the CTE is joined, so it runs before the row triggers, which fire at the end
+# of the statement), the commune by spatial join as the dataset loader finds it.
+_INSERT = """
+    WITH actor AS (SELECT set_config('territoire.actor', $9, true)),
+         shape AS (SELECT ST_GeomFromEWKT($8::text) AS geometry)
     INSERT INTO initiative (title, description, category, status, location_precision,
                             author_name, contact, address, status_token_digest, geometry,
                             commune_insee)
-    SELECT :title, :description, :category, 'submitted', 'exact', :author_name, :contact,
-           :address, :token_digest, shape.geometry,
+    SELECT $1, $2, $3, 'submitted', 'exact', $4, $5, $6, $7, shape.geometry,
            (SELECT c.insee FROM commune AS c
             WHERE ST_Intersects(c.boundary, ST_PointOnSurface(shape.geometry))
             ORDER BY c.insee LIMIT 1)
-    FROM shape
+    FROM shape, actor
     RETURNING id, created_at
-    """
-)
+"""
 _STATUS = text(
     "SELECT id, title, status, moderation_reason, moderation_message, created_at, "
     "moderated_at, published_at FROM initiative WHERE status_token_digest = :token_digest"
 )
-_BOUNDARIES = text("SELECT ST_AsBinary(boundary) FROM commune")
+_BOUNDARIES = "SELECT ST_AsBinary(boundary) FROM commune"
 _SUPPORT = text(
     """
     WITH target AS (SELECT id FROM initiative WHERE id = :id AND status = 'published'),
@@ -66,8 +68,22 @@ class ProposalRow:
     published_at: datetime | None
 
 
-async def insert_proposal(session: AsyncSession, proposal: NewProposal) -> tuple[int, datetime]:
-    row = (await session.execute(_INSERT, proposal.__dict__)).one()
+async def insert_proposal(
+    connection: WriteConnection, proposal: NewProposal, actor: str
+) -> tuple[int, datetime]:
+    row = await connection.fetchrow(
+        _INSERT,
+        proposal.title,
+        proposal.description,
+        proposal.category,
+        proposal.author_name,
+        proposal.contact,
+        proposal.address,
+        proposal.token_digest,
+        proposal.geometry,
+        actor,
+    )
+    assert row is not None
     return int(row[0]), row[1]
 
 
@@ -76,8 +92,8 @@ async def proposal_by_token(session: AsyncSession, token_digest: bytes) -> Propo
     return None if row is None else ProposalRow(*row)
 
 
-async def commune_boundaries(session: AsyncSession) -> list[bytes]:
-    return [bytes(wkb) for wkb in (await session.execute(_BOUNDARIES)).scalars()]
+async def commune_boundaries(connection: WriteConnection) -> list[bytes]:
+    return [bytes(row[0]) for row in await connection.fetch(_BOUNDARIES)]
 
 
 async def add_support(

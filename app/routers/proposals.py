@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from app.db import SessionDep
+from app.db import SessionDep, WriterDep, write_connection, write_transaction
 from app.idempotency import Answer, IdempotencyKeyHeader, run_once
 from app.ratelimit import rate_limit
 from app.routers.params import StrictQuery
@@ -58,7 +58,7 @@ def base_url(request: Request) -> str:
 async def submit_proposal(
     request: Request,
     proposal: ProposalIn,
-    session: SessionDep,
+    writer: WriterDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Any:
     areas: service.AreaCache = request.app.state.territory_area
@@ -71,10 +71,20 @@ async def submit_proposal(
         # The honeypot: answered as if accepted, but nothing is stored, not even the key.
         return answer(service.decoy(base_url(request))).response()
 
-    async def write() -> Answer:
-        return answer(await service.submit(session, areas, proposal, base_url(request)))
+    # The lean path (plain asyncpg): a proposal without Idempotency-Key is one statement in
+    # autocommit; with one, claim, insert and stored answer are one transaction. Either way it
+    # is committed before the answer is sent.
+    if idempotency_key is None:
+        async with write_connection(writer) as connection:
+            receipt = await service.submit(connection, areas, proposal, base_url(request))
+        return answer(receipt).response()
+    async with write_transaction(writer) as connection:
 
-    return (await run_once(request, session, "proposals", idempotency_key, write)).response()
+        async def write() -> Answer:
+            return answer(await service.submit(connection, areas, proposal, base_url(request)))
+
+        stored = await run_once(request, connection, "proposals", idempotency_key, write)
+    return stored.response()
 
 
 @router.get(

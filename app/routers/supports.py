@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from app.db import SessionDep
+from app.db import SessionDep, raw_connection
 from app.idempotency import Answer, IdempotencyKeyHeader, run_once
 from app.ratelimit import rate_limit
 from app.routers.params import StrictQuery
@@ -50,5 +50,6 @@ async def support_initiative(
         result = await service.support(session, secret, initiative_id, body.supporter)
         return Answer(201 if result.counted else 200, result.model_dump_json().encode())
 
-    answer = await run_once(request, session, "supports", idempotency_key, write)
+    connection = await raw_connection(session)
+    answer = await run_once(request, connection, "supports", idempotency_key, write)
     return Response(answer.body, answer.status_code, media_type=answer.media_type)

@@ -7,14 +7,14 @@ import secrets
 import time
 from datetime import UTC, datetime
 
+import asyncpg
 import shapely
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import WriteConnection
 from app.errors import DomainError, NotFoundError
 from app.models.initiative import InitiativeStatus
 from app.repositories import proposals as repository
-from app.repositories.keys import set_actor
 from app.schemas.problem import InvalidField
 from app.schemas.proposal import ProposalIn, ProposalReceipt, ProposalStatus
 from app.services.geometry import (
@@ -54,11 +54,11 @@ class AreaCache:
         self._loaded = 0.0
         self._lock = asyncio.Lock()
 
-    async def get(self, session: AsyncSession) -> TerritoryArea:
+    async def get(self, connection: WriteConnection) -> TerritoryArea:
         if self._area is None or time.monotonic() - self._loaded > self.ttl:
             async with self._lock:
                 if self._area is None or time.monotonic() - self._loaded > self.ttl:
-                    boundaries = await repository.commune_boundaries(session)
+                    boundaries = await repository.commune_boundaries(connection)
                     self._area = territory_area(shapely.from_wkb(b) for b in boundaries)
                     self._loaded = time.monotonic()
         return self._area
@@ -87,18 +87,17 @@ def decoy(base_url: str) -> ProposalReceipt:
 
 
 async def submit(
-    session: AsyncSession, areas: AreaCache, proposal: ProposalIn, base_url: str
+    connection: WriteConnection, areas: AreaCache, proposal: ProposalIn, base_url: str
 ) -> ProposalReceipt:
     token = secrets.token_urlsafe(32)  # 256 bits: a SHA-256 is enough, nothing to brute-force
     status_url = base_url.rstrip("/") + STATUS_PATH + token
     try:
-        geometry = ewkt(validate_geometry(proposal.geometry, await areas.get(session)))
+        geometry = ewkt(validate_geometry(proposal.geometry, await areas.get(connection)))
     except InvalidGeometryError as error:
         raise InvalidFieldError("geometry", error.detail) from error
-    await set_actor(session, PUBLIC_ACTOR)
     try:
         initiative_id, submitted_at = await repository.insert_proposal(
-            session,
+            connection,
             repository.NewProposal(
                 title=proposal.title,
                 description=proposal.description,
@@ -109,9 +108,10 @@ async def submit(
                 token_digest=token_digest(token),
                 geometry=geometry,
             ),
+            PUBLIC_ACTOR,
         )
-    except IntegrityError as error:
-        if "fk_initiative_category_axis" in str(error.orig):
+    except asyncpg.ForeignKeyViolationError as error:
+        if error.constraint_name == "fk_initiative_category_axis":
             raise InvalidFieldError("category", "no axis of the plan has this code") from error
         raise
     return ProposalReceipt(
