@@ -11,10 +11,20 @@ support: one row per supporter of a published initiative, the supporter known on
 HMAC-SHA256 of their identity under the server's secret (never the raw value), unique per
 initiative; a trigger keeps initiative.support_count, the public count, in step.
 
+Notifications (the response cache's invalidation): an initiative inserted as a proposal
+changes nothing public, so its insert notifies only when the row is published. NOTIFY takes a
+database-wide lock from commit until the transaction ends, WAL flush included: notifying
+writes commit one at a time, which would bound proposals to one per disk flush.
+
+Likewise the work an insert costs: the change trigger runs on an insert only for a published
+row, and the search (GIN) and geometry (GiST) indexes of initiatives hold published rows only
+(every public query asks for status = 'published'), so that a proposal is cheap to store.
+
 idempotency_record: the answer to a write sent with an `Idempotency-Key`, keyed by the route and
 the SHA-256 of the key, with the SHA-256 of the request body, kept 24 hours. The stored answer
 is sealed with a key derived from the client's Idempotency-Key and the server's secret: the
-database alone cannot read it (it may hold a status link).
+database alone cannot read it (it may hold a status link). It holds nothing public, so it
+notifies nothing.
 
 Revision ID: 0008
 Revises: 0007
@@ -141,17 +151,55 @@ RECORD_CHANGE_0006 = """
 """
 
 
-def _initiative_trigger(arguments: str) -> None:
-    op.execute("DROP TRIGGER trg_initiative_change ON initiative")
+SEARCH_VECTOR = (
+    "(setweight(to_tsvector('french_unaccent'::regconfig, title), 'A'::\"char\") || "
+    "setweight(to_tsvector('french_unaccent'::regconfig, COALESCE(description, ''::text)), "
+    "'B'::\"char\"))"
+)
+PUBLISHED = "status = 'published'"
+
+
+def _initiative_indexes(where: str) -> None:
+    op.execute("DROP INDEX ix_initiative_search")
+    op.execute("DROP INDEX ix_initiative_geometry")
     op.execute(
-        "CREATE TRIGGER trg_initiative_change AFTER INSERT OR UPDATE OR DELETE ON initiative "
+        f"CREATE INDEX ix_initiative_search ON initiative USING gin ({SEARCH_VECTOR}){where}"
+    )
+    op.execute(f"CREATE INDEX ix_initiative_geometry ON initiative USING gist (geometry){where}")
+
+
+def _initiative_trigger(arguments: str, published_only: bool) -> None:
+    op.execute("DROP TRIGGER trg_initiative_change ON initiative")
+    events = "UPDATE OR DELETE" if published_only else "INSERT OR UPDATE OR DELETE"
+    op.execute(
+        f"CREATE TRIGGER trg_initiative_change AFTER {events} ON initiative "
         f"FOR EACH ROW EXECUTE FUNCTION record_change({arguments})"
     )
+    if published_only:
+        op.execute(
+            "CREATE TRIGGER trg_initiative_change_insert AFTER INSERT ON initiative FOR EACH ROW "
+            f"WHEN (NEW.{PUBLISHED}) EXECUTE FUNCTION record_change({arguments})"
+        )
+    else:
+        op.execute("DROP TRIGGER trg_initiative_change_insert ON initiative")
+
+
+def _initiative_notify(events: str, insert_trigger: str | None) -> None:
+    op.execute("DROP TRIGGER trg_initiative_notify ON initiative")
+    op.execute(
+        f"CREATE TRIGGER trg_initiative_notify AFTER {events} ON initiative "
+        "FOR EACH STATEMENT EXECUTE FUNCTION notify_data_change()"
+    )
+    if insert_trigger:
+        op.execute(insert_trigger)
+    else:
+        op.execute("DROP TRIGGER trg_initiative_notify_insert ON initiative")
 
 
 def upgrade() -> None:
     op.execute(RECORD_CHANGE)
-    _initiative_trigger("'initiatives', 'id', 'status', 'published'")
+    _initiative_trigger("'initiatives', 'id', 'status', 'published'", published_only=True)
+    _initiative_indexes(f" WHERE {PUBLISHED}")
 
     op.add_column(
         "initiative",
@@ -214,18 +262,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("route", "key_digest", name="pk_idempotency_record"),
     )
     op.create_index("ix_idempotency_record_expires_at", "idempotency_record", ["expires_at"])
-    for table in ("support", "idempotency_record"):
-        op.execute(
-            f"CREATE TRIGGER trg_{table}_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
-            f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION notify_data_change()"
-        )
+    op.execute(
+        "CREATE TRIGGER trg_support_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+        "ON support FOR EACH STATEMENT EXECUTE FUNCTION notify_data_change()"
+    )
+    _initiative_notify(
+        "UPDATE OR DELETE OR TRUNCATE",
+        "CREATE TRIGGER trg_initiative_notify_insert AFTER INSERT ON initiative FOR EACH ROW "
+        f"WHEN (NEW.{PUBLISHED}) EXECUTE FUNCTION notify_data_change()",
+    )
 
 
 def downgrade() -> None:
+    _initiative_notify("INSERT OR UPDATE OR DELETE OR TRUNCATE", None)
     op.drop_table("idempotency_record")
     op.drop_table("support")
     op.execute("DROP FUNCTION count_support()")
     op.drop_constraint("ck_initiative_support_count_positive", "initiative")
     op.drop_column("initiative", "support_count")
-    _initiative_trigger("'initiatives', 'id'")
+    _initiative_indexes("")
+    _initiative_trigger("'initiatives', 'id'", published_only=False)
     op.execute(RECORD_CHANGE_0006)

@@ -15,12 +15,13 @@ from sqlalchemy import (
     Integer,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import BYTEA
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin
-from app.models.plan import search_index
+from app.models.plan import SEARCH_VECTOR
 
 
 class InitiativeStatus(enum.StrEnum):
@@ -74,9 +75,20 @@ class Initiative(TimestampMixin, Base):
             name="published_dated",
         ),
         CheckConstraint("support_count >= 0", name="support_count_positive"),
-        Index("ix_initiative_geometry", "geometry", postgresql_using="gist"),
+        # Published rows only, as every public query asks: a proposal costs no indexing here.
+        Index(
+            "ix_initiative_geometry",
+            "geometry",
+            postgresql_using="gist",
+            postgresql_where=text("status = 'published'"),
+        ),
         Index("ix_initiative_updated_at", "updated_at", "id"),
-        search_index("initiative"),
+        Index(
+            "ix_initiative_search",
+            text(SEARCH_VECTOR),
+            postgresql_using="gin",
+            postgresql_where=text("status = 'published'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -18,6 +18,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base
 
+# Tables holding nothing public: their changes notify no cache (see the proposals migration).
+PRIVATE_TABLES = ("idempotency_record",)
+
 
 class Support(Base):
     """One supporter of one initiative: a trigger keeps initiative.support_count in step."""
