@@ -168,18 +168,6 @@ async def get_writer(request: Request) -> Reader:
 WriterDep = Annotated[Reader, Depends(get_writer, scope="function")]
 
 
-@asynccontextmanager
-async def write_transaction(writer: Reader) -> AsyncIterator[WriteConnection]:
-    """A connection in a transaction, committed when the block ends without error (in tests,
-    a savepoint of the test's transaction)."""
-    if isinstance(writer, asyncpg.Pool):
-        async with writer.acquire() as connection, connection.transaction():
-            yield connection
-    else:
-        async with writer.transaction():
-            yield writer
-
-
 async def raw_connection(session: AsyncSession) -> WriteConnection:
     """The asyncpg connection under a session, in the session's transaction."""
     connection = await session.connection()

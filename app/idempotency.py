@@ -90,6 +90,32 @@ def unseal(secret: bytes, key: str, route: str, status_code: int, sealed: bytes)
     return Answer(status_code, body, meta["media_type"], meta["headers"])
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What identifies a request sent with an Idempotency-Key, and what seals its answer."""
+
+    route: str
+    key: str
+    key_digest: bytes
+    request_digest: bytes
+    secret: bytes
+
+    def seal(self, answer: Answer) -> bytes:
+        return seal(self.secret, self.key, self.route, answer)
+
+
+async def claim_of(request: Request, route: str, key: str) -> Claim:
+    return Claim(
+        route=route,
+        key=key,
+        key_digest=hashlib.sha256(key.encode()).digest(),
+        request_digest=hashlib.sha256(
+            request.url.path.encode() + b"\0" + await request.body()
+        ).digest(),
+        secret=request.app.state.settings.secret_key.get_secret_value().encode(),
+    )
+
+
 async def run_once(
     request: Request,
     connection: WriteConnection,
@@ -100,20 +126,24 @@ async def run_once(
     """The answer of `write()`, run at most once per (route, key) while the key is kept."""
     if key is None:
         return await write()
-    secret = request.app.state.settings.secret_key.get_secret_value().encode()
-    key_digest = hashlib.sha256(key.encode()).digest()
-    request_digest = hashlib.sha256(
-        request.url.path.encode() + b"\0" + await request.body()
-    ).digest()
-    if await repository.claim(connection, route, key_digest, request_digest, RETENTION_HOURS):
+    claim = await claim_of(request, route, key)
+    if await repository.claim(
+        connection, route, claim.key_digest, claim.request_digest, RETENTION_HOURS
+    ):
         if random.random() < 0.01:  # noqa: S311 (housekeeping, not security)
             await repository.purge_expired(connection)
         answer = await write()
         await repository.store(
-            connection, route, key_digest, answer.status_code, seal(secret, key, route, answer)
+            connection, route, claim.key_digest, answer.status_code, claim.seal(answer)
         )
         return answer
-    stored = await repository.read(connection, route, key_digest)
+    return await replay(connection, claim)
+
+
+async def replay(connection: WriteConnection, claim: Claim) -> Answer:
+    """The stored answer to the request that claimed the key first (committed by now)."""
+    route, key, secret, request_digest = claim.route, claim.key, claim.secret, claim.request_digest
+    stored = await repository.read(connection, route, claim.key_digest)
     if stored is None or stored.status_code is None or stored.response is None:
         # Only possible if the claimer's row vanished (purged at expiry) in between: retry.
         raise DomainError("the first request with this Idempotency-Key did not finish; retry")

@@ -46,7 +46,7 @@ from app.routers import (
     territory,
 )
 from app.services.exports import FiguresCache
-from app.services.proposals import AreaCache
+from app.services.proposals import ProposalsState
 from app.services.publication import datasets_read
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -153,7 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.figures = FiguresCache()
     app.state.data_versions = versions
     app.state.rate_limiter = RateLimiter(settings)
-    app.state.territory_area = AreaCache()
+    app.state.proposals = ProposalsState()
     anonymize_access_log()
 
     install_error_handlers(app)

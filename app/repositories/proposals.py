@@ -24,6 +24,37 @@ _INSERT = """
     FROM shape, actor
     RETURNING id, created_at
 """
+# With an Idempotency-Key, still one statement: the key claimed (the row of a concurrent
+# claimer is waited for on the unique index), the answer stored sealed, and the initiative
+# inserted under its reserved id only if the claim succeeded. No row back: the key was taken.
+_INSERT_ONCE = """
+    WITH actor AS (SELECT set_config('territoire.actor', $9, true)),
+         shape AS (SELECT ST_GeomFromEWKT($8::text) AS geometry),
+         claim AS (
+            INSERT INTO idempotency_record AS r (route, key_digest, request_digest, expires_at,
+                                                 status_code, response)
+            VALUES ($12, $13, $14, now() + make_interval(hours => $15), $16, $17)
+            ON CONFLICT (route, key_digest) DO UPDATE
+                SET request_digest = excluded.request_digest, status_code = excluded.status_code,
+                    response = excluded.response, created_at = now(),
+                    expires_at = excluded.expires_at
+                WHERE r.expires_at < now()
+            RETURNING true
+         )
+    INSERT INTO initiative (id, title, description, category, status, location_precision,
+                            author_name, contact, address, status_token_digest, geometry,
+                            commune_insee, created_at, updated_at)
+    SELECT $10, $1, $2, $3, 'submitted', 'exact', $4, $5, $6, $7, shape.geometry,
+           (SELECT c.insee FROM commune AS c
+            WHERE ST_Intersects(c.boundary, ST_PointOnSurface(shape.geometry))
+            ORDER BY c.insee LIMIT 1),
+           $11, $11
+    FROM shape, actor, claim
+    RETURNING id
+"""
+_RESERVE_IDS = (
+    "SELECT nextval(pg_get_serial_sequence('initiative', 'id')) FROM generate_series(1, $1)"
+)
 _STATUS = text(
     "SELECT id, title, status, moderation_reason, moderation_message, created_at, "
     "moderated_at, published_at FROM initiative WHERE status_token_digest = :token_digest"
@@ -85,6 +116,52 @@ async def insert_proposal(
     )
     assert row is not None
     return int(row[0]), row[1]
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    route: str
+    key_digest: bytes
+    request_digest: bytes
+    hours: int
+    status_code: int
+    sealed: bytes
+
+
+async def insert_proposal_once(
+    connection: WriteConnection,
+    proposal: NewProposal,
+    actor: str,
+    initiative_id: int,
+    submitted_at: datetime,
+    answer: StoredAnswer,
+) -> bool:
+    """False when another request holds the key: nothing was written."""
+    inserted = await connection.fetchval(
+        _INSERT_ONCE,
+        proposal.title,
+        proposal.description,
+        proposal.category,
+        proposal.author_name,
+        proposal.contact,
+        proposal.address,
+        proposal.token_digest,
+        proposal.geometry,
+        actor,
+        initiative_id,
+        submitted_at,
+        answer.route,
+        answer.key_digest,
+        answer.request_digest,
+        answer.hours,
+        answer.status_code,
+        answer.sealed,
+    )
+    return inserted is not None
+
+
+async def reserve_ids(connection: WriteConnection, count: int) -> list[int]:
+    return [int(row[0]) for row in await connection.fetch(_RESERVE_IDS, count)]
 
 
 async def proposal_by_token(session: AsyncSession, token_digest: bytes) -> ProposalRow | None:

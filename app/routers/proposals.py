@@ -5,8 +5,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from app.db import SessionDep, WriterDep, write_connection, write_transaction
-from app.idempotency import Answer, IdempotencyKeyHeader, run_once
+from app.db import SessionDep, WriterDep, write_connection
+from app.idempotency import Answer, IdempotencyKeyHeader, claim_of
 from app.ratelimit import rate_limit
 from app.routers.params import StrictQuery
 from app.schemas.problem import problem_responses
@@ -61,7 +61,7 @@ async def submit_proposal(
     writer: WriterDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Any:
-    areas: service.AreaCache = request.app.state.territory_area
+    state: service.ProposalsState = request.app.state.proposals
 
     def answer(receipt: ProposalReceipt) -> Answer:
         body = receipt.model_dump_json().encode()
@@ -71,19 +71,17 @@ async def submit_proposal(
         # The honeypot: answered as if accepted, but nothing is stored, not even the key.
         return answer(service.decoy(base_url(request))).response()
 
-    # The lean path (plain asyncpg): a proposal without Idempotency-Key is one statement in
-    # autocommit; with one, claim, insert and stored answer are one transaction. Either way it
-    # is committed before the answer is sent.
-    if idempotency_key is None:
-        async with write_connection(writer) as connection:
-            receipt = await service.submit(connection, areas, proposal, base_url(request))
-        return answer(receipt).response()
-    async with write_transaction(writer) as connection:
-
-        async def write() -> Answer:
-            return answer(await service.submit(connection, areas, proposal, base_url(request)))
-
-        stored = await run_once(request, connection, "proposals", idempotency_key, write)
+    # The lean path (plain asyncpg): one statement in autocommit, with or without an
+    # Idempotency-Key (then the claim of the key and the stored answer are in the same
+    # statement). Either way it is committed before the answer is sent.
+    async with write_connection(writer) as connection:
+        if idempotency_key is None:
+            receipt = await service.submit(connection, state.areas, proposal, base_url(request))
+            return answer(receipt).response()
+        claim = await claim_of(request, "proposals", idempotency_key)
+        stored = await service.submit_once(
+            connection, state, proposal, base_url(request), claim, answer
+        )
     return stored.response()
 
 

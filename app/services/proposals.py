@@ -5,6 +5,8 @@ import asyncio
 import hashlib
 import secrets
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import asyncpg
@@ -13,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import WriteConnection
 from app.errors import DomainError, NotFoundError
+from app.idempotency import RETENTION_HOURS, Answer, Claim, replay
 from app.models.initiative import InitiativeStatus
 from app.repositories import proposals as repository
 from app.schemas.problem import InvalidField
@@ -64,6 +67,26 @@ class AreaCache:
         return self._area
 
 
+class ProposalsState:
+    """What the proposals keep in memory: the territory's surface, and ids reserved in blocks
+    from the initiatives' sequence (so that a proposal with an Idempotency-Key knows its id,
+    and thus its whole answer, before the one statement that stores both)."""
+
+    BLOCK = 64
+
+    def __init__(self) -> None:
+        self.areas = AreaCache()
+        self._ids: list[int] = []
+        self._lock = asyncio.Lock()
+
+    async def next_id(self, connection: WriteConnection) -> int:
+        if not self._ids:
+            async with self._lock:
+                if not self._ids:
+                    self._ids = (await repository.reserve_ids(connection, self.BLOCK))[::-1]
+        return self._ids.pop()
+
+
 def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
@@ -86,34 +109,45 @@ def decoy(base_url: str) -> ProposalReceipt:
     )
 
 
+async def _checked(
+    connection: WriteConnection, areas: AreaCache, proposal: ProposalIn, token: str
+) -> repository.NewProposal:
+    try:
+        geometry = ewkt(validate_geometry(proposal.geometry, await areas.get(connection)))
+    except InvalidGeometryError as error:
+        raise InvalidFieldError("geometry", error.detail) from error
+    return repository.NewProposal(
+        title=proposal.title,
+        description=proposal.description,
+        category=proposal.category,
+        author_name=proposal.author_name,
+        contact=str(proposal.contact_email),
+        address=proposal.address,
+        token_digest=token_digest(token),
+        geometry=geometry,
+    )
+
+
+@contextmanager
+def _known_category() -> Iterator[None]:
+    try:
+        yield
+    except asyncpg.ForeignKeyViolationError as error:
+        if error.constraint_name == "fk_initiative_category_axis":
+            raise InvalidFieldError("category", "no axis of the plan has this code") from error
+        raise
+
+
 async def submit(
     connection: WriteConnection, areas: AreaCache, proposal: ProposalIn, base_url: str
 ) -> ProposalReceipt:
     token = secrets.token_urlsafe(32)  # 256 bits: a SHA-256 is enough, nothing to brute-force
     status_url = base_url.rstrip("/") + STATUS_PATH + token
-    try:
-        geometry = ewkt(validate_geometry(proposal.geometry, await areas.get(connection)))
-    except InvalidGeometryError as error:
-        raise InvalidFieldError("geometry", error.detail) from error
-    try:
+    new = await _checked(connection, areas, proposal, token)
+    with _known_category():
         initiative_id, submitted_at = await repository.insert_proposal(
-            connection,
-            repository.NewProposal(
-                title=proposal.title,
-                description=proposal.description,
-                category=proposal.category,
-                author_name=proposal.author_name,
-                contact=str(proposal.contact_email),
-                address=proposal.address,
-                token_digest=token_digest(token),
-                geometry=geometry,
-            ),
-            PUBLIC_ACTOR,
+            connection, new, PUBLIC_ACTOR
         )
-    except asyncpg.ForeignKeyViolationError as error:
-        if error.constraint_name == "fk_initiative_category_axis":
-            raise InvalidFieldError("category", "no axis of the plan has this code") from error
-        raise
     return ProposalReceipt(
         id=initiative_id,
         status=InitiativeStatus.submitted,
@@ -139,3 +173,39 @@ async def status(session: AsyncSession, token: str, base_url: str) -> ProposalSt
         published_at=row.published_at,
         url=f"{base_url.rstrip('/')}/v1/initiatives/{row.id}" if published else None,
     )
+
+
+async def submit_once(
+    connection: WriteConnection,
+    state: ProposalsState,
+    proposal: ProposalIn,
+    base_url: str,
+    claim: Claim,
+    render: Callable[[ProposalReceipt], Answer],
+) -> Answer:
+    """A proposal sent with an Idempotency-Key, in one statement: its id reserved beforehand,
+    its answer is complete before the write, which stores it with the claim of the key. When
+    the key is taken, the answer stored by the request that took it."""
+    token = secrets.token_urlsafe(32)
+    new = await _checked(connection, state.areas, proposal, token)
+    receipt = ProposalReceipt(
+        id=await state.next_id(connection),
+        status=InitiativeStatus.submitted,
+        submitted_at=datetime.now(UTC),
+        status_token=token,
+        status_url=base_url.rstrip("/") + STATUS_PATH + token,
+    )
+    answer = render(receipt)
+    stored = repository.StoredAnswer(
+        claim.route,
+        claim.key_digest,
+        claim.request_digest,
+        RETENTION_HOURS,
+        answer.status_code,
+        claim.seal(answer),
+    )
+    with _known_category():
+        written = await repository.insert_proposal_once(
+            connection, new, PUBLIC_ACTOR, receipt.id, receipt.submitted_at, stored
+        )
+    return answer if written else await replay(connection, claim)
