@@ -275,12 +275,13 @@ def report(
         "- each POST a distinct proposal (Point geometry checked against the territory, "
         "email validated, stored with its audit row) "
         + (
-            "with its own `Idempotency-Key` (claimed and its answer sealed and stored in the "
-            "same transaction)"
+            "with its own `Idempotency-Key` (claimed, and its answer sealed and stored, in the "
+            "statement that inserts the proposal)"
             if args.key
             else "without `Idempotency-Key`"
         )
-        + "; every answer checked to be a 201",
+        + "; concurrent proposals are stored together (one statement and one commit per "
+        "batch, `app/services/batching.py`); every answer checked to be a 201",
         f"- proposals stored as submitted after the run: {stored:,} (201 answers counted by "
         f"wrk in the rounds: {answered:,}; the warm-up and the preflight add theirs)",
         "",

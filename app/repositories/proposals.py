@@ -1,55 +1,58 @@
 """SQL of proposals from the public and of supports."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import WriteConnection
 
-# One statement (one round trip; alone, it needs no BEGIN nor COMMIT): the writer named for
+# Any number of proposals in one statement (one round trip, one commit): the writer named for
 # the audit log (the CTE is joined, so it runs before the row triggers, which fire at the end
-# of the statement), the commune by spatial join as the dataset loader finds it.
+# of the statement); the Idempotency-Keys claimed (a concurrent claimer's row is waited for on
+# the unique index) with their sealed answers; each proposal inserted under its reserved id
+# unless its key was taken; the commune by spatial join, as the dataset loader finds it.
 _INSERT = """
-    WITH actor AS (SELECT set_config('territoire.actor', $9, true)),
-         shape AS (SELECT ST_GeomFromEWKT($8::text) AS geometry)
-    INSERT INTO initiative (title, description, category, status, location_precision,
-                            author_name, contact, address, status_token_digest, geometry,
-                            commune_insee)
-    SELECT $1, $2, $3, 'submitted', 'exact', $4, $5, $6, $7, shape.geometry,
-           (SELECT c.insee FROM commune AS c
-            WHERE ST_Intersects(c.boundary, ST_PointOnSurface(shape.geometry))
-            ORDER BY c.insee LIMIT 1)
-    FROM shape, actor
-    RETURNING id, created_at
-"""
-# With an Idempotency-Key, still one statement: the key claimed (the row of a concurrent
-# claimer is waited for on the unique index), the answer stored sealed, and the initiative
-# inserted under its reserved id only if the claim succeeded. No row back: the key was taken.
-_INSERT_ONCE = """
-    WITH actor AS (SELECT set_config('territoire.actor', $9, true)),
-         shape AS (SELECT ST_GeomFromEWKT($8::text) AS geometry),
+    WITH actor AS (SELECT set_config('territoire.actor', $1, true)),
+         input AS (
+            SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                 $7::text[], $8::text[], $9::bytea[], $10::text[],
+                                 $11::timestamptz[], $12::bytea[], $13::bytea[], $14::int[],
+                                 $15::bytea[])
+                AS i(id, title, description, category, author_name, contact, address,
+                     token_digest, geometry, created_at, key_digest, request_digest,
+                     status_code, response)
+         ),
          claim AS (
             INSERT INTO idempotency_record AS r (route, key_digest, request_digest, expires_at,
                                                  status_code, response)
-            VALUES ($12, $13, $14, now() + make_interval(hours => $15), $16, $17)
+            SELECT $16, key_digest, request_digest, now() + make_interval(hours => $17),
+                   status_code, response
+            FROM input WHERE key_digest IS NOT NULL
             ON CONFLICT (route, key_digest) DO UPDATE
                 SET request_digest = excluded.request_digest, status_code = excluded.status_code,
                     response = excluded.response, created_at = now(),
                     expires_at = excluded.expires_at
                 WHERE r.expires_at < now()
-            RETURNING true
+            RETURNING key_digest
+         ),
+         shaped AS (
+            SELECT i.*, ST_GeomFromEWKT(i.geometry) AS shape FROM input AS i, actor
+            WHERE i.key_digest IS NULL OR i.key_digest IN (SELECT key_digest FROM claim)
          )
     INSERT INTO initiative (id, title, description, category, status, location_precision,
                             author_name, contact, address, status_token_digest, geometry,
                             commune_insee, created_at, updated_at)
-    SELECT $10, $1, $2, $3, 'submitted', 'exact', $4, $5, $6, $7, shape.geometry,
+    SELECT id, title, description, category, 'submitted', 'exact', author_name, contact,
+           address, token_digest, shape,
            (SELECT c.insee FROM commune AS c
-            WHERE ST_Intersects(c.boundary, ST_PointOnSurface(shape.geometry))
+            WHERE ST_Intersects(c.boundary, ST_PointOnSurface(shape))
             ORDER BY c.insee LIMIT 1),
-           $11, $11
-    FROM shape, actor, claim
+           created_at, created_at
+    FROM shaped
     RETURNING id
 """
 _RESERVE_IDS = (
@@ -99,65 +102,53 @@ class ProposalRow:
     published_at: datetime | None
 
 
-async def insert_proposal(
-    connection: WriteConnection, proposal: NewProposal, actor: str
-) -> tuple[int, datetime]:
-    row = await connection.fetchrow(
-        _INSERT,
-        proposal.title,
-        proposal.description,
-        proposal.category,
-        proposal.author_name,
-        proposal.contact,
-        proposal.address,
-        proposal.token_digest,
-        proposal.geometry,
-        actor,
-    )
-    assert row is not None
-    return int(row[0]), row[1]
-
-
 @dataclass(frozen=True)
 class StoredAnswer:
-    route: str
+    """The sealed answer to store with the claim of an Idempotency-Key."""
+
     key_digest: bytes
     request_digest: bytes
-    hours: int
     status_code: int
     sealed: bytes
 
 
-async def insert_proposal_once(
-    connection: WriteConnection,
-    proposal: NewProposal,
-    actor: str,
-    initiative_id: int,
-    submitted_at: datetime,
-    answer: StoredAnswer,
-) -> bool:
-    """False when another request holds the key: nothing was written."""
-    inserted = await connection.fetchval(
-        _INSERT_ONCE,
-        proposal.title,
-        proposal.description,
-        proposal.category,
-        proposal.author_name,
-        proposal.contact,
-        proposal.address,
-        proposal.token_digest,
-        proposal.geometry,
-        actor,
-        initiative_id,
-        submitted_at,
-        answer.route,
-        answer.key_digest,
-        answer.request_digest,
-        answer.hours,
-        answer.status_code,
-        answer.sealed,
-    )
-    return inserted is not None
+@dataclass(frozen=True)
+class PendingProposal:
+    """A proposal ready to store: its id reserved, its answer sealed when it has a key."""
+
+    proposal: NewProposal
+    id: int
+    submitted_at: datetime
+    answer: StoredAnswer | None
+
+
+async def insert_proposals(
+    connection: WriteConnection, pending: Sequence[PendingProposal], actor: str, hours: int
+) -> set[int]:
+    """The ids inserted: a proposal whose key another request holds is not."""
+    columns: list[list[Any]] = [[] for _ in range(14)]
+    for item in pending:
+        new, answer = item.proposal, item.answer
+        values = (
+            item.id,
+            new.title,
+            new.description,
+            new.category,
+            new.author_name,
+            new.contact,
+            new.address,
+            new.token_digest,
+            new.geometry,
+            item.submitted_at,
+            answer and answer.key_digest,
+            answer and answer.request_digest,
+            answer and answer.status_code,
+            answer and answer.sealed,
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    rows = await connection.fetch(_INSERT, actor, *columns, "proposals", hours)
+    return {int(row[0]) for row in rows}
 
 
 async def reserve_ids(connection: WriteConnection, count: int) -> list[int]:

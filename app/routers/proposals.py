@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from app.db import SessionDep, WriterDep, write_connection
+from app.db import SessionDep, WriterDep
 from app.idempotency import Answer, IdempotencyKeyHeader, claim_of
 from app.ratelimit import rate_limit
 from app.routers.params import StrictQuery
@@ -71,17 +71,13 @@ async def submit_proposal(
         # The honeypot: answered as if accepted, but nothing is stored, not even the key.
         return answer(service.decoy(base_url(request))).response()
 
-    # The lean path (plain asyncpg): one statement in autocommit, with or without an
-    # Idempotency-Key (then the claim of the key and the stored answer are in the same
-    # statement). Either way it is committed before the answer is sent.
-    async with write_connection(writer) as connection:
-        if idempotency_key is None:
-            receipt = await service.submit(connection, state.areas, proposal, base_url(request))
-            return answer(receipt).response()
+    # The lean path (plain asyncpg, batched with concurrent proposals: one statement and one
+    # commit for all, whether they carry an Idempotency-Key or not), committed before the
+    # answer is sent.
+    claim = None
+    if idempotency_key is not None:
         claim = await claim_of(request, "proposals", idempotency_key)
-        stored = await service.submit_once(
-            connection, state, proposal, base_url(request), claim, answer
-        )
+    stored = await service.submit(writer, state, proposal, base_url(request), claim, answer)
     return stored.response()
 
 

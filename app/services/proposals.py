@@ -5,7 +5,7 @@ import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -13,13 +13,14 @@ import asyncpg
 import shapely
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import WriteConnection
+from app.db import Reader, WriteConnection, write_connection
 from app.errors import DomainError, NotFoundError
 from app.idempotency import RETENTION_HOURS, Answer, Claim, replay
 from app.models.initiative import InitiativeStatus
 from app.repositories import proposals as repository
 from app.schemas.problem import InvalidField
 from app.schemas.proposal import ProposalIn, ProposalReceipt, ProposalStatus
+from app.services.batching import Batcher
 from app.services.geometry import (
     InvalidGeometryError,
     TerritoryArea,
@@ -57,20 +58,22 @@ class AreaCache:
         self._loaded = 0.0
         self._lock = asyncio.Lock()
 
-    async def get(self, connection: WriteConnection) -> TerritoryArea:
+    async def get(self, writer: Reader) -> TerritoryArea:
         if self._area is None or time.monotonic() - self._loaded > self.ttl:
             async with self._lock:
                 if self._area is None or time.monotonic() - self._loaded > self.ttl:
-                    boundaries = await repository.commune_boundaries(connection)
+                    async with write_connection(writer) as connection:
+                        boundaries = await repository.commune_boundaries(connection)
                     self._area = territory_area(shapely.from_wkb(b) for b in boundaries)
                     self._loaded = time.monotonic()
         return self._area
 
 
 class ProposalsState:
-    """What the proposals keep in memory: the territory's surface, and ids reserved in blocks
-    from the initiatives' sequence (so that a proposal with an Idempotency-Key knows its id,
-    and thus its whole answer, before the one statement that stores both)."""
+    """What the proposals keep in memory: the territory's surface; ids reserved in blocks from
+    the initiatives' sequence, so that a proposal knows its id, and thus its whole answer,
+    before it is stored (with the sealed answer, when it has an Idempotency-Key); and the
+    batcher that stores concurrent proposals together, one statement and one commit for all."""
 
     BLOCK = 64
 
@@ -78,13 +81,61 @@ class ProposalsState:
         self.areas = AreaCache()
         self._ids: list[int] = []
         self._lock = asyncio.Lock()
+        self.batcher: Batcher[repository.PendingProposal, bool] = Batcher(_store)
 
-    async def next_id(self, connection: WriteConnection) -> int:
+    async def next_id(self, writer: Reader) -> int:
         if not self._ids:
             async with self._lock:
                 if not self._ids:
-                    self._ids = (await repository.reserve_ids(connection, self.BLOCK))[::-1]
+                    async with write_connection(writer) as connection:
+                        ids = await repository.reserve_ids(connection, self.BLOCK)
+                    self._ids = ids[::-1]
         return self._ids.pop()
+
+
+async def _insert(
+    connection: WriteConnection, pending: Sequence[repository.PendingProposal]
+) -> set[int]:
+    # In tests the connection is in the test's transaction: a savepoint, so that a refused
+    # statement leaves it usable (in production each statement commits on its own).
+    if connection.is_in_transaction():
+        async with connection.transaction():
+            return await repository.insert_proposals(
+                connection, pending, PUBLIC_ACTOR, RETENTION_HOURS
+            )
+    return await repository.insert_proposals(connection, pending, PUBLIC_ACTOR, RETENTION_HOURS)
+
+
+async def _store(
+    connection: WriteConnection, pending: Sequence[repository.PendingProposal]
+) -> list[bool | BaseException]:
+    """Whether each proposal was stored (not when another request holds its key)."""
+    # A key twice in one statement cannot be claimed: the later ones wait for the next batch
+    # round, here as "not stored", and then replay the first one's answer.
+    keys: set[bytes] = set()
+    first = []
+    for item in pending:
+        if item.answer is None or item.answer.key_digest not in keys:
+            first.append(item)
+            if item.answer is not None:
+                keys.add(item.answer.key_digest)
+    try:
+        stored = await _insert(connection, first)
+    except asyncpg.PostgresError:
+        if len(first) == 1:
+            raise
+        # One bad proposal must not fail the others: each alone, with its own outcome.
+        outcomes: list[bool | BaseException] = []
+        for item in pending:
+            if item not in first:
+                outcomes.append(False)
+                continue
+            try:
+                outcomes.append(bool(await _insert(connection, [item])))
+            except asyncpg.PostgresError as error:
+                outcomes.append(error)
+        return outcomes
+    return [item.id in stored for item in pending]
 
 
 def token_digest(token: str) -> bytes:
@@ -110,10 +161,10 @@ def decoy(base_url: str) -> ProposalReceipt:
 
 
 async def _checked(
-    connection: WriteConnection, areas: AreaCache, proposal: ProposalIn, token: str
+    writer: Reader, areas: AreaCache, proposal: ProposalIn, token: str
 ) -> repository.NewProposal:
     try:
-        geometry = ewkt(validate_geometry(proposal.geometry, await areas.get(connection)))
+        geometry = ewkt(validate_geometry(proposal.geometry, await areas.get(writer)))
     except InvalidGeometryError as error:
         raise InvalidFieldError("geometry", error.detail) from error
     return repository.NewProposal(
@@ -138,25 +189,6 @@ def _known_category() -> Iterator[None]:
         raise
 
 
-async def submit(
-    connection: WriteConnection, areas: AreaCache, proposal: ProposalIn, base_url: str
-) -> ProposalReceipt:
-    token = secrets.token_urlsafe(32)  # 256 bits: a SHA-256 is enough, nothing to brute-force
-    status_url = base_url.rstrip("/") + STATUS_PATH + token
-    new = await _checked(connection, areas, proposal, token)
-    with _known_category():
-        initiative_id, submitted_at = await repository.insert_proposal(
-            connection, new, PUBLIC_ACTOR
-        )
-    return ProposalReceipt(
-        id=initiative_id,
-        status=InitiativeStatus.submitted,
-        submitted_at=submitted_at,
-        status_token=token,
-        status_url=status_url,
-    )
-
-
 async def status(session: AsyncSession, token: str, base_url: str) -> ProposalStatus:
     row = await repository.proposal_by_token(session, token_digest(token))
     if row is None:
@@ -175,37 +207,36 @@ async def status(session: AsyncSession, token: str, base_url: str) -> ProposalSt
     )
 
 
-async def submit_once(
-    connection: WriteConnection,
+async def submit(
+    writer: Reader,
     state: ProposalsState,
     proposal: ProposalIn,
     base_url: str,
-    claim: Claim,
+    claim: Claim | None,
     render: Callable[[ProposalReceipt], Answer],
 ) -> Answer:
-    """A proposal sent with an Idempotency-Key, in one statement: its id reserved beforehand,
-    its answer is complete before the write, which stores it with the claim of the key. When
-    the key is taken, the answer stored by the request that took it."""
-    token = secrets.token_urlsafe(32)
-    new = await _checked(connection, state.areas, proposal, token)
+    """Store a proposal and give its answer, complete before the write (its id reserved
+    beforehand): with an Idempotency-Key, the answer is sealed and stored in the same statement
+    as the proposal and the claim of the key; when another request holds the key, its answer."""
+    token = secrets.token_urlsafe(32)  # 256 bits: a SHA-256 is enough, nothing to brute-force
+    new = await _checked(writer, state.areas, proposal, token)
     receipt = ProposalReceipt(
-        id=await state.next_id(connection),
+        id=await state.next_id(writer),
         status=InitiativeStatus.submitted,
         submitted_at=datetime.now(UTC),
         status_token=token,
         status_url=base_url.rstrip("/") + STATUS_PATH + token,
     )
     answer = render(receipt)
-    stored = repository.StoredAnswer(
-        claim.route,
-        claim.key_digest,
-        claim.request_digest,
-        RETENTION_HOURS,
-        answer.status_code,
-        claim.seal(answer),
-    )
-    with _known_category():
-        written = await repository.insert_proposal_once(
-            connection, new, PUBLIC_ACTOR, receipt.id, receipt.submitted_at, stored
+    sealed = None
+    if claim is not None:
+        sealed = repository.StoredAnswer(
+            claim.key_digest, claim.request_digest, answer.status_code, claim.seal(answer)
         )
-    return answer if written else await replay(connection, claim)
+    pending = repository.PendingProposal(new, receipt.id, receipt.submitted_at, sealed)
+    with _known_category():
+        if await state.batcher.submit(writer, pending):
+            return answer
+    assert claim is not None
+    async with write_connection(writer) as connection:
+        return await replay(connection, claim)

@@ -190,6 +190,32 @@ async def test_1000_concurrent_distinct_proposals_create_1000(server: Server) ->
     assert rows == 1000
 
 
+async def test_a_bad_proposal_among_concurrent_ones_fails_alone(server: Server) -> None:
+    # Concurrent proposals are stored together, in one statement: one the database refuses (no
+    # axis 9) must not take the others with it.
+    prefix = f"Lot {uuid.uuid4().hex[:8]} "
+    bodies = [proposal(title=f"{prefix}{n}", category="9" if n == 7 else "4") for n in range(40)]
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+        answers = await asyncio.gather(
+            *(
+                client.post(
+                    "/v1/proposals",
+                    json=body,
+                    headers={"Idempotency-Key": f"{prefix.strip().replace(' ', '-')}-{n}"}
+                    if n % 2
+                    else {},
+                )
+                for n, body in enumerate(bodies)
+            )
+        )
+    assert [a.status_code for a in answers] == [422 if n == 7 else 201 for n in range(40)]
+    assert answers[7].json()["errors"][0]["name"] == "category"
+    rows = await count(
+        server.dsn, "SELECT count(*) FROM initiative WHERE title LIKE $1", prefix + "%"
+    )
+    assert rows == 39
+
+
 async def test_an_acknowledged_proposal_survives_kill_9(server: Server) -> None:
     victim = Server("", server.dsn, server.log)
     await victim.start()
