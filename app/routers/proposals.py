@@ -53,7 +53,6 @@ def base_url(request: Request) -> str:
         },
         **PUBLIC_WRITE_ERRORS,
     },
-    openapi_extra={"security": [{}]},
 )
 async def submit_proposal(
     request: Request,

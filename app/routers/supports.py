@@ -32,7 +32,6 @@ router = APIRouter(prefix="/v1", tags=["proposals"], dependencies=[StrictQuery])
         **problem_responses(404),
         **PUBLIC_WRITE_ERRORS,
     },
-    openapi_extra={"security": [{}]},
 )
 async def support_initiative(
     request: Request,
