@@ -165,7 +165,7 @@ async def get_writer(request: Request) -> Reader:
     return await database.reader_pool()
 
 
-WriterDep = Annotated[Reader, Depends(get_writer, scope="function")]
+WritePoolDep = Annotated[Reader, Depends(get_writer, scope="function")]
 
 
 async def raw_connection(session: AsyncSession) -> WriteConnection:

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from app.db import SessionDep, WriterDep
+from app.db import SessionDep, WritePoolDep
 from app.idempotency import Answer, IdempotencyKeyHeader, claim_of
 from app.ratelimit import rate_limit
 from app.routers.params import StrictQuery
@@ -57,7 +57,7 @@ def base_url(request: Request) -> str:
 async def submit_proposal(
     request: Request,
     proposal: ProposalIn,
-    writer: WriterDep,
+    writer: WritePoolDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Any:
     state: service.ProposalsState = request.app.state.proposals

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import hashlib
 import os
+import re
 import signal
 import sys
 import uuid
@@ -34,9 +35,8 @@ from tests.conftest import (
     plain_url,
     recreate_database,
 )
-from tests.proposal_fixtures import KNOWN_TOKEN
 from tests.routers.test_proposals import proposal
-from tests.test_http_cache import get_routes
+from tests.test_http_cache import CODES, EXAMPLES
 
 DATABASE_URL = TEST_DATABASE_URL + "_proposals"
 RAISED_LIMITS = {
@@ -276,9 +276,34 @@ def tile_of(longitude: float, latitude: float, zoom: int) -> tuple[int, int]:
     return row, col
 
 
-async def public_urls(client: httpx.AsyncClient, published: list[int]) -> list[str]:
+def documented_urls(document: dict[str, Any], examples: dict[str, str]) -> list[str]:
+    """Every GET of the OpenAPI document that needs no key, with example parameters; not the
+    private status links (a secret token in the path)."""
+    urls = []
+    for path, item in document["paths"].items():
+        get = item.get("get")
+        if get is None or get.get("security") or "{token}" in path:
+            continue
+        url = path
+        for name in re.findall(r"\{([^}]+)\}", path):
+            value = CODES[path.split("/")[2]] if name == "code" else examples[name]
+            if name == "dataset" and path.endswith(".geojson"):
+                value = "communes"
+            url = url.replace("{" + name + "}", value)
+        required = [
+            p["name"] for p in get.get("parameters", []) if p.get("required") and p["in"] == "query"
+        ]
+        if required:
+            url += "?" + "&".join(f"{name}=territoire" for name in required)
+        urls.append(url)
+    return urls
+
+
+async def public_urls(
+    client: httpx.AsyncClient, published: list[int], examples: dict[str, str]
+) -> list[str]:
     document = (await client.get("/openapi.json")).json()
-    urls = [u for u in get_routes(document) if KNOWN_TOKEN not in u]
+    urls = documented_urls(document, examples)
     for spec in REGISTRY:
         urls += [f"/v1/datasets/{spec.identifier}.{ext}" for ext in ("csv", "json")]
         urls.append(f"/v1/schemas/{spec.identifier}.json")
@@ -349,8 +374,31 @@ async def test_no_private_data_in_any_public_response(
         connection = await asyncpg.connect(server.dsn)
         try:
             digests = await connection.fetch("SELECT supporter_digest FROM support")
+            # Whatever record each documented URL names, it exists (as the examples say).
+            value_id = await connection.fetchval(
+                "SELECT min(v.id) FROM indicator_value v JOIN indicator i "
+                "ON i.id = v.indicator_id WHERE i.code = $1",
+                CODES["indicators"],
+            )
+            action = await connection.fetchval("SELECT id FROM action WHERE code = '1.2.1.1'")
+            await connection.execute(
+                "INSERT INTO budget_line (action_id, year, nature, line_key, planned) "
+                "VALUES ($1, 2024, 'investment', '', 1000) ON CONFLICT DO NOTHING",
+                action,
+            )
+            await connection.execute(
+                "INSERT INTO milestone (action_id, position, milestone_key, milestone_date, title) "
+                "VALUES ($1, 1, '', '2024-01-01', 'Exemple') ON CONFLICT DO NOTHING",
+                action,
+            )
         finally:
             await connection.close()
+        examples = {
+            **EXAMPLES,
+            "value_id": str(value_id),
+            "line_key": "1.2.1.1-2024-investment",
+            "key": "1.2.1.1-1",
+        }
         secrets_seen["private"] += [bytes(row[0]).hex() for row in digests]
 
         # The feed, from its beginning to its end.
@@ -374,7 +422,7 @@ async def test_no_private_data_in_any_public_response(
             raise AssertionError("published proposals are not listed")
 
         bodies = {"/v1/changes (all pages)": "\n".join(pages)}
-        for url in await public_urls(client, published):
+        for url in await public_urls(client, published, examples):
             response = await client.get(url)
             assert response.status_code == 200, (url, response.text[:200])
             bodies[url] = response.content.decode("utf-8", "replace")
