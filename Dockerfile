@@ -25,4 +25,4 @@ HEALTHCHECK --interval=30s --timeout=3s \
 
 # Migrations run once per deployment (the `migrate` service in compose.yaml), not per replica.
 CMD ["uvicorn", "--factory", "app.main:create_app", "--host", "0.0.0.0", "--port", "8000", \
-     "--workers", "2", "--proxy-headers", "--no-server-header"]
+     "--workers", "2", "--no-proxy-headers", "--no-server-header"]

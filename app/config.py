@@ -3,8 +3,11 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, PostgresDsn, field_validator
+from pydantic import Field, PostgresDsn, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Refused in production (see the validator below).
+DEVELOPMENT_SECRET = "development-only-secret-never-use-in-production"  # noqa: S105
 
 
 class Settings(BaseSettings):
@@ -74,6 +77,41 @@ class Settings(BaseSettings):
     )
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_from: str = "territoire@localhost"
+
+    # Public writes (proposals, supports): see app/ratelimit.py, app/limits.py, app/idempotency.py.
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_SECRET),
+        description="Server secret for the HMACs of supporter identities and client addresses "
+        "and for sealing stored idempotent responses; required in production.",
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where rate-limit counters live: memory:// (per process) or "
+        "redis://host:port/db (shared by every worker and instance).",
+    )
+    rate_limit_proposals: str = Field(
+        default="10/hour;3/minute", description="Proposals per client (limits notation)."
+    )
+    rate_limit_supports: str = Field(
+        default="60/hour;10/minute", description="Supports per client (limits notation)."
+    )
+    trusted_proxies: list[str] = Field(
+        default=[],
+        description="Addresses or networks of reverse proxies whose X-Forwarded-For is "
+        "believed; otherwise the client is the peer address.",
+    )
+    max_body_bytes: int = Field(
+        default=262_144, ge=1024, description="Largest request body accepted, in bytes."
+    )
+
+    @model_validator(mode="after")
+    def _secret_set_in_production(self) -> "Settings":
+        if self.environment == "production" and (
+            self.secret_key.get_secret_value() == DEVELOPMENT_SECRET
+            or len(self.secret_key.get_secret_value()) < 32
+        ):
+            raise ValueError("set SECRET_KEY (at least 32 characters) in production")
+        return self
 
     @field_validator("database_url")
     @classmethod

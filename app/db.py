@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
@@ -122,8 +123,10 @@ if TYPE_CHECKING:
     Reader: TypeAlias = (
         asyncpg.Pool[Any] | asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
     )
+    WriteConnection: TypeAlias = asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
 else:  # asyncpg's classes are not subscriptable at run time, where FastAPI reads annotations
     Reader = Any
+    WriteConnection = Any
 
 
 async def get_reader(request: Request) -> Reader:
@@ -153,3 +156,31 @@ async def get_snapshot_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SnapshotSessionDep = Annotated[AsyncSession, Depends(get_snapshot_session)]
+
+
+async def get_writer(request: Request) -> Reader:
+    """The lean write path (public proposals): the same pool of plain asyncpg connections; the
+    route opens its transaction with `write_transaction` and commits before it answers."""
+    database: Database = request.app.state.database
+    return await database.reader_pool()
+
+
+WritePoolDep = Annotated[Reader, Depends(get_writer, scope="function")]
+
+
+async def raw_connection(session: AsyncSession) -> WriteConnection:
+    """The asyncpg connection under a session, in the session's transaction."""
+    connection = await session.connection()
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    return raw  # type: ignore[no-any-return]
+
+
+@asynccontextmanager
+async def write_connection(writer: Reader) -> AsyncIterator[WriteConnection]:
+    """A connection for one statement in autocommit (in tests, the test's transaction)."""
+    if isinstance(writer, asyncpg.Pool):
+        async with writer.acquire() as connection:
+            yield connection
+    else:
+        yield writer

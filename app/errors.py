@@ -166,6 +166,9 @@ PROBLEM_TYPES: dict[str, str] = {
     ),
     ServiceUnavailableError.slug: "A dependency (the database) does not answer; retry later.",
     "internal-error": "An unexpected error on the server; it has been logged.",
+    "payload-too-large": "The request body exceeds the size limit (MAX_BODY_BYTES).",
+    "rate-limited": "Too many writes from this client: wait `Retry-After` seconds.",
+    "idempotency-key-reused": "The Idempotency-Key was already used with another request.",
 }
 
 

@@ -13,7 +13,9 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from app.access_log import anonymize_access_log
 from app.cache import ChangeListener, ResponseCache, ResponseCacheMiddleware
 from app.config import Settings, get_settings
 from app.db import create_database, plain_dsn
@@ -24,7 +26,9 @@ from app.http_cache import (
     DataVersions,
     HttpCachingMiddleware,
 )
+from app.limits import BodyLimitMiddleware
 from app.openapi import build_openapi
+from app.ratelimit import RateLimiter
 from app.repositories.publication import VersionRow, dataset_versions_on
 from app.routers import (
     admin,
@@ -39,12 +43,15 @@ from app.routers import (
     moderation,
     ogc,
     plan,
+    proposals,
     publication,
     search,
+    supports,
     territory,
     webhooks,
 )
 from app.services.exports import FiguresCache
+from app.services.proposals import ProposalsState
 from app.services.publication import datasets_read
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +69,7 @@ Lists are paged with an opaque `cursor`; the next page is in `next_cursor` and i
 # What the change feed shows depends on which transactions have ended, not only on committed
 # data: validated by its body's hash and never kept in the response cache. So are the private
 # answers: moderation, the admin and editor lists (keys, audit, deletions), and the club (its
-# data has no dataset version); their routes give their own validators.
+# data has no dataset version), a proposal's private status; their routes give their own validators.
 BODY_VALIDATED = (
     "/v1/changes",
     "/v1/moderation/",
@@ -70,6 +77,7 @@ BODY_VALIDATED = (
     "/v1/audit",
     "/v1/deletions",
     "/v1/club/",
+    "/v1/proposals",
 )
 
 
@@ -141,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await listener.start()
         yield
         await listener.stop()
+        await app.state.rate_limiter.close()
         await reader.close()
         await database.dispose()
 
@@ -160,6 +169,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.migration_head = migration_head()
     app.state.figures = FiguresCache()
     app.state.data_versions = versions
+    app.state.rate_limiter = RateLimiter(settings)
+    app.state.proposals = ProposalsState()
+    anonymize_access_log()
 
     install_error_handlers(app)
     for module in (
@@ -178,6 +190,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         club,
         editing,
         admin,
+        proposals,
+        supports,
         docs,
     ):
         app.include_router(module.router)
@@ -200,5 +214,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_validated=BODY_VALIDATED,
     )
     app.add_middleware(HttpCachingMiddleware, versions=versions, policy=app.state.caching_policy)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.trusted_proxies:  # else X-Forwarded-For is ignored: the client is the peer
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

@@ -49,6 +49,7 @@ TAGS = [
     },
     {"name": "editing", "description": "Editors' writes to the plan and its follow-up (a key)."},
     {"name": "admin", "description": "API keys and the audit log (an admin key)."},
+    {"name": "proposals", "description": "Proposals and supports from the public (no key)."},
     {"name": "health", "description": "Probes for load balancers."},
 ]
 

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 
 from alembic import command
 from app.config import Settings
-from app.db import get_reader, get_session, get_snapshot_session
+from app.db import get_reader, get_session, get_snapshot_session, get_writer
 from app.main import PROJECT_ROOT, create_app
 from app.repositories.publication import dataset_versions
 from app.services.dataset import load_dataset, read_dataset
@@ -111,6 +111,9 @@ def settings() -> Settings:
         environment="test",
         database_url=TEST_DATABASE_URL,  # type: ignore[arg-type]
         response_cache=False,
+        # The rate limits are tested on their own (tests/test_ratelimit.py).
+        rate_limit_proposals="100000/minute",
+        rate_limit_supports="100000/minute",
     )
 
 
@@ -149,6 +152,7 @@ def app(settings: Settings, session: AsyncSession) -> Iterator[object]:
 
     application.dependency_overrides[get_session] = test_session
     application.dependency_overrides[get_reader] = test_reader
+    application.dependency_overrides[get_writer] = test_reader
     application.dependency_overrides[get_snapshot_session] = test_snapshot_session
     application.state.data_versions.reader = test_versions
     return application
@@ -189,6 +193,7 @@ async def live_server(engine: AsyncEngine) -> AsyncIterator[str]:
         str(port),
         "--log-level",
         "warning",
+        "--no-proxy-headers",
         cwd=PROJECT_ROOT,
         env={**os.environ, "DATABASE_URL": TEST_DATABASE_URL, "ENVIRONMENT": "test"},
     )

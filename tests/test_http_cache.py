@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import TEST_DATABASE_URL
+from tests.proposal_fixtures import KNOWN_TOKEN, insert_proposal
 from tests.test_malformed import FOLLOW_UP_EXAMPLES
 
 IDENTITY = {"accept-encoding": "identity"}
@@ -32,6 +33,7 @@ EXAMPLES = {
     # Follow-up records of the action below, added by the `routes` fixture.
     "line_key": "1.2.1.1-2024-investment",
     "key": "1.2.1.1-1",
+    "token": KNOWN_TOKEN,
 }
 CODES = {
     "axes": "1",
@@ -70,6 +72,7 @@ def get_routes(document: dict[str, Any]) -> list[str]:
 @pytest.fixture
 async def routes(client: httpx.AsyncClient, session: AsyncSession) -> list[str]:
     await session.execute(text(FOLLOW_UP_EXAMPLES))
+    await insert_proposal(session)  # the one whose status link KNOWN_TOKEN is
     document = (await client.get("/openapi.json")).json()
     value = await session.scalar(
         text(

@@ -41,6 +41,7 @@ from app.schemas.indicator import INDICATOR_EXAMPLE
 from app.services import club, editing, keys
 from app.services.pagination import encode_cursor
 from tests.conftest import TEST_DATABASE_URL
+from tests.proposal_fixtures import KNOWN_TOKEN, insert_proposal
 
 PROBLEM = "application/problem+json"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -476,6 +477,7 @@ async def loaded(session: AsyncSession) -> dict[str, str]:
         "cursor": encode_cursor(axis),
         "q": "a",
         "dataset": "actions",
+        "token": KNOWN_TOKEN if await insert_proposal(session) else "",
     }
 
 

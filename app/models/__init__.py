@@ -16,6 +16,7 @@ from app.models.follow_up import (
 from app.models.initiative import Initiative, initiative_action
 from app.models.participation import ApiKey, AuditLog, Scope
 from app.models.plan import Action, Ambition, Axis, Objective, action_commune
+from app.models.proposals import IdempotencyRecord, Support
 from app.models.publication import ChangeLog, DatasetVersion
 from app.models.territory import Territory
 from app.models.webhooks import DeliveryState, WebhookDelivery, WebhookSubscription
@@ -36,6 +37,7 @@ __all__ = [
     "DatasetVersion",
     "Deletion",
     "DeliveryState",
+    "IdempotencyRecord",
     "Indicator",
     "IndicatorValue",
     "Initiative",
@@ -44,6 +46,7 @@ __all__ = [
     "Milestone",
     "Objective",
     "Scope",
+    "Support",
     "Territory",
     "WebhookDelivery",
     "WebhookSubscription",

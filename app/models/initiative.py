@@ -12,14 +12,16 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import BYTEA
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin
-from app.models.plan import search_index
+from app.models.plan import SEARCH_VECTOR
 
 
 class InitiativeStatus(enum.StrEnum):
@@ -72,11 +74,23 @@ class Initiative(TimestampMixin, Base):
             "status NOT IN ('published', 'archived') OR published_at IS NOT NULL",
             name="published_dated",
         ),
-        Index("ix_initiative_geometry", "geometry", postgresql_using="gist"),
+        CheckConstraint("support_count >= 0", name="support_count_positive"),
+        # Published rows only, as every public query asks: a proposal costs no indexing here.
+        Index(
+            "ix_initiative_geometry",
+            "geometry",
+            postgresql_using="gist",
+            postgresql_where=text("status = 'published'"),
+        ),
         Index("ix_initiative_updated_at", "updated_at", "id"),
         # The moderation queue: one status, oldest first.
         Index("ix_initiative_moderation_queue", "status", "created_at", "id"),
-        search_index("initiative"),
+        Index(
+            "ix_initiative_search",
+            text(SEARCH_VECTOR),
+            postgresql_using="gin",
+            postgresql_where=text("status = 'published'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -105,6 +119,8 @@ class Initiative(TimestampMixin, Base):
     moderation_message: Mapped[str | None] = mapped_column(Text)
     moderated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Public: how many supporters (app/models/proposals.py), kept by a trigger on `support`.
+    support_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     geometry: Mapped[WKBElement] = mapped_column(
         Geometry("GEOMETRY", srid=4326, spatial_index=False), nullable=False
     )

@@ -15,8 +15,9 @@ OPERATIONS = ("insert", "update", "delete")
 # Written only by the triggers of other tables, in the same transaction: those notify the
 # response cache already, so these do not.
 TRIGGER_WRITTEN_TABLES = ("audit_log", "change_log", "dataset_version")
-# Read by no public response, and written all the time: they do not notify either.
-UNPUBLISHED_TABLES = ("webhook_delivery",)
+# Read by no public response, and written all the time: they do not notify either (idempotency
+# records: see the proposals migration; webhook deliveries: the webhooks migration).
+UNPUBLISHED_TABLES = ("idempotency_record", "webhook_delivery")
 
 
 class ChangeLog(Base):

@@ -81,6 +81,9 @@ INITIATIVES = Collection(
         ),
         "address": Property("t.address", _nullable(_string("Address, as given"))),
         "author_name": Property("t.author_name", _nullable(_string("Public author name"))),
+        "support_count": Property(
+            "t.support_count", {"title": "Supports", "type": "integer"}, kind="integer"
+        ),
         "source_excerpt": Property(
             "t.source_excerpt", _nullable(_string("Passage of the source document"))
         ),

@@ -194,7 +194,7 @@ def _codes(column: Any, where: Any, model: Any = None, on: Any = None) -> Any:
 def initiative_rows() -> Select[Any]:
     """Published initiatives only. The private `contact` column is never selected."""
     link = aliased(initiative_action_table)
-    return select(
+    columns: list[Any] = [
         cast(Initiative.id, Text).label("id"),
         Initiative.reference.label("reference"),
         Initiative.title.label("title"),
@@ -204,13 +204,15 @@ def initiative_rows() -> Select[Any]:
         Initiative.location_precision.label("location_precision"),
         Initiative.address.label("address"),
         Initiative.author_name.label("author_name"),
+        Initiative.support_count.label("support_count"),
         _codes(link.c.action_code, link.c.initiative_id == Initiative.id).label("actions"),
         Initiative.source_excerpt.label("source_excerpt"),
         Initiative.published_at.label("published_at"),
         Initiative.updated_at.label("updated_at"),
         Initiative.geometry.label("geometry"),
         Initiative.id.label(ORDER),
-    ).where(Initiative.status == InitiativeStatus.published.value)
+    ]
+    return select(*columns).where(Initiative.status == InitiativeStatus.published.value)
 
 
 def _indicator_links(level: str, model: type[Ambition | Objective | Action]) -> Any:

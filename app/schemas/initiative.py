@@ -26,6 +26,7 @@ class InitiativeProperties(ApiModel):
     actions: list[str] = Field(description="Codes of the actions it relates to.")
     address: str | None = Field(description="The address, as the proposer or editor gave it.")
     author_name: str | None = Field(description="Public name of the author.")
+    support_count: int = Field(ge=0, description="How many people support it.")
     source_excerpt: str | None = Field(description="The passage of the source document it cites.")
     created_at: datetime
     updated_at: datetime

@@ -450,6 +450,14 @@ for _spec in (
             Column("address", "string", "Adresse", "Adresse, telle que donnée."),
             Column("author_name", "string", "Auteur", "Nom public de l'auteur."),
             Column(
+                "support_count",
+                "integer",
+                "Soutiens",
+                "Nombre de personnes qui soutiennent l'initiative.",
+                required=True,
+                minimum=0,
+            ),
+            Column(
                 "actions",
                 "array",
                 "Actions liées",

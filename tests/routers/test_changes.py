@@ -300,7 +300,7 @@ async def test_the_feed_follows_an_initiative_and_never_gives_its_contact(
     assert [c["operation"] for c in by_key[deleted]] == ["insert", "delete"]
     assert by_key[deleted][-1]["record"] is None
     # Unpublished: the record is gone from the public data, so a harvester deletes it.
-    assert [c["operation"] for c in by_key[unpublished]] == ["insert", "update"]
+    assert [c["operation"] for c in by_key[unpublished]] == ["insert", "delete"]
     assert all(c["record"] is None and c["url"] is None for c in by_key[unpublished])
     mirror: Mirror = {}
     for change in changes:
