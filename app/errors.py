@@ -114,15 +114,6 @@ class GoneError(DomainError):
     title = "No longer valid"
 
 
-class TooManyRequestsError(DomainError):
-    status = 429
-    slug = "too-many-requests"
-    title = "Too many requests"
-
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(detail, headers={"Retry-After": str(max(retry_after, 1))})
-
-
 class ServiceUnavailableError(DomainError):
     status = 503
     slug = "service-unavailable"
@@ -160,14 +151,12 @@ PROBLEM_TYPES: dict[str, str] = {
         "has children, a deletion already restored; `detail` says which."
     ),
     GoneError.slug: "The link or token was valid once and is not any more (expired or used).",
-    TooManyRequestsError.slug: (
-        "Too many requests from this client or member: wait for the number of seconds "
-        "`Retry-After` gives, then retry."
-    ),
     ServiceUnavailableError.slug: "A dependency (the database) does not answer; retry later.",
     "internal-error": "An unexpected error on the server; it has been logged.",
     "payload-too-large": "The request body exceeds the size limit (MAX_BODY_BYTES).",
-    "rate-limited": "Too many writes from this client: wait `Retry-After` seconds.",
+    "rate-limited": (
+        "Too many writes from this client or member: wait `Retry-After` seconds, then retry."
+    ),
     "idempotency-key-reused": "The Idempotency-Key was already used with another request.",
 }
 

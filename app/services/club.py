@@ -19,7 +19,6 @@ from app.errors import (
     GoneError,
     InvalidBodyError,
     NotFoundError,
-    TooManyRequestsError,
 )
 from app.models.club import (
     CommentStatus,
@@ -28,6 +27,7 @@ from app.models.club import (
     Member,
     MemberStatus,
 )
+from app.ratelimit import RateLimitedError
 from app.repositories import club as repository
 from app.repositories.webhooks import change_log_end
 from app.services import mail
@@ -259,10 +259,10 @@ async def comment(
     if await repository.recent_comments(session, member.id, since) >= COMMENT_LIMIT:
         oldest = await repository.oldest_recent_comment(session, member.id, since)
         wait = int((oldest + COMMENT_WINDOW - datetime.now(UTC)).total_seconds()) + 1
-        raise TooManyRequestsError(
+        raise RateLimitedError(
             f"At most {COMMENT_LIMIT} comments per {int(COMMENT_WINDOW.total_seconds() // 60)} "
             "minutes: wait before commenting again.",
-            wait,
+            headers={"Retry-After": str(max(wait, 1))},
         )
     if parent_id is not None:
         parent = await repository.comment(session, parent_id)
