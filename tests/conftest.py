@@ -180,7 +180,25 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 async def live_server(engine: AsyncEngine) -> AsyncIterator[str]:
     """The real service in its own uvicorn process, on the test database (committed data)."""
-    port = free_port()
+    process, url = await start_uvicorn(TEST_DATABASE_URL)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=10)
+
+
+async def start_uvicorn(
+    database_url: str,
+    *,
+    port: int | None = None,
+    environment: dict[str, str] | None = None,
+    log_level: str = "warning",
+    output: Any = None,
+) -> tuple[asyncio.subprocess.Process, str]:
+    """The service in a uvicorn process of its own on `database_url`, once `/ready` answers
+    (killed if it never does); its base URL."""
+    port = port or free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -192,27 +210,30 @@ async def live_server(engine: AsyncEngine) -> AsyncIterator[str]:
         "--port",
         str(port),
         "--log-level",
-        "warning",
+        log_level,
         "--no-proxy-headers",
         cwd=PROJECT_ROOT,
-        env={**os.environ, "DATABASE_URL": TEST_DATABASE_URL, "ENVIRONMENT": "test"},
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "ENVIRONMENT": "test",
+            **(environment or {}),
+        },
+        stdout=output,
+        stderr=output,
     )
     url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient() as probe:
-            for _ in range(100):
-                try:
-                    if (await probe.get(f"{url}/ready")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("the live server did not become ready")
-        yield url
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), timeout=10)
+    async with httpx.AsyncClient() as probe:
+        for _ in range(150):
+            try:
+                if (await probe.get(f"{url}/ready")).status_code == 200:
+                    return process, url
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    process.kill()
+    await process.wait()
+    raise RuntimeError(f"the server on {database_url} did not become ready")
 
 
 @dataclass

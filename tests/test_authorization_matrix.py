@@ -61,6 +61,19 @@ async def _key(session: AsyncSession, scopes: list[str], *, revoked: bool = Fals
     return made.secret
 
 
+async def _target(
+    client: httpx.AsyncClient, loaded: dict[str, str], operation: Operation
+) -> tuple[dict[str, Any], str, str]:
+    """The operation's spec as served, its method, and a URL to an existing record."""
+    document: dict[str, Any] = (await client.get("/openapi.json")).json()
+    spec = document["paths"][operation.path][operation.method]
+    served = Operation(operation.method, operation.path, spec)
+    path_values = {
+        p["name"]: valid_value(document, served, p, loaded) for p in served.parameters("path")
+    }
+    return spec, operation.method.upper(), fill(operation.path, path_values)
+
+
 @pytest.mark.parametrize("operation", GUARDED, ids=lambda op: op.id)
 async def test_authorization_matrix(
     client: httpx.AsyncClient,
@@ -68,14 +81,7 @@ async def test_authorization_matrix(
     loaded: dict[str, str],
     operation: Operation,
 ) -> None:
-    document: dict[str, Any] = (await client.get("/openapi.json")).json()
-    spec = document["paths"][operation.path][operation.method]
-    operation = Operation(operation.method, operation.path, spec)
-    path_values = {
-        p["name"]: valid_value(document, operation, p, loaded) for p in operation.parameters("path")
-    }
-    url = fill(operation.path, path_values)
-    method = operation.method.upper()
+    spec, method, url = await _target(client, loaded, operation)
     single = {scope: await _key(session, [scope.value]) for scope in Scope}
     revoked = await _key(session, [scope.value for scope in Scope], revoked=True)
     await session.commit()
@@ -131,14 +137,7 @@ async def test_member_routes_need_an_active_member_s_token(
     loaded: dict[str, str],
     operation: Operation,
 ) -> None:
-    document: dict[str, Any] = (await client.get("/openapi.json")).json()
-    spec = document["paths"][operation.path][operation.method]
-    operation = Operation(operation.method, operation.path, spec)
-    path_values = {
-        p["name"]: valid_value(document, operation, p, loaded) for p in operation.parameters("path")
-    }
-    url = fill(operation.path, path_values)
-    method = operation.method.upper()
+    spec, method, url = await _target(client, loaded, operation)
     api_key = await _key(session, [scope.value for scope in Scope])
     active, erased = await member_token(session), await member_token(session)
     await session.execute(

@@ -2,8 +2,6 @@
 database: one wins, the other gets 412, and the record holds the winner's change."""
 
 import asyncio
-import os
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -12,16 +10,15 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from app.main import PROJECT_ROOT
 from app.services import keys
 from app.services.dataset import load_dataset, read_dataset
 from tests.conftest import (
     CALL_DATASET,
     TEST_DATABASE_URL,
-    free_port,
     migrate,
     plain_url,
     recreate_database,
+    start_uvicorn,
 )
 
 ACTION = "/v1/actions/1.2.1.1"
@@ -37,34 +34,7 @@ class LiveServer:
 
 async def start_server(url: str) -> tuple[asyncio.subprocess.Process, str]:
     """The service in a uvicorn process of its own, on the database `url`, once ready."""
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "app.main:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "DATABASE_URL": url, "ENVIRONMENT": "test"},
-    )
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient() as probe:
-        for _ in range(100):
-            try:
-                if (await probe.get(f"{base}/ready")).status_code == 200:
-                    return process, base
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    process.kill()
-    await process.wait()
-    raise RuntimeError("the editing server did not become ready")
+    return await start_uvicorn(url)
 
 
 @pytest.fixture(scope="module")

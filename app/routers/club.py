@@ -49,6 +49,16 @@ Token = Annotated[
         examples=["Ue3v0Jx8cQm2bW4kT9yHs1nLrA6pZ5dGfE7iKoMuNjV"],
     ),
 ]
+TargetKey = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[0-9A-Za-z.]+$",
+        description="The code of the action, objective or axis; the INSEE code of the commune; "
+        "the id of the initiative.",
+    ),
+]
 CommentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 NO_STORE = {"Cache-Control": "no-store"}
 JOINED = (
@@ -171,16 +181,7 @@ async def my_follows(member: MemberDep, session: SessionDep) -> list[FollowOut]:
 )
 async def follow(
     target_type: FollowTarget,
-    target_key: Annotated[
-        str,
-        Path(
-            min_length=1,
-            max_length=40,
-            pattern=r"^[0-9A-Za-z.]+$",
-            description="The code of the action, objective or axis; the INSEE code of the "
-            "commune; the id of the initiative.",
-        ),
-    ],
+    target_key: TargetKey,
     member: MemberDep,
     session: SessionDep,
 ) -> Response:
@@ -196,16 +197,7 @@ async def follow(
 )
 async def unfollow(
     target_type: FollowTarget,
-    target_key: Annotated[
-        str,
-        Path(
-            min_length=1,
-            max_length=40,
-            pattern=r"^[0-9A-Za-z.]+$",
-            description="The code of the action, objective or axis; the INSEE code of the "
-            "commune; the id of the initiative.",
-        ),
-    ],
+    target_key: TargetKey,
     member: MemberDep,
     session: SessionDep,
 ) -> Response:

@@ -9,10 +9,8 @@ the environment, and logs at info level (access lines included) to a file the la
 import asyncio
 import base64
 import hashlib
-import os
 import re
 import signal
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,7 +22,6 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from app.main import PROJECT_ROOT
 from app.services.dataset import load_dataset, read_dataset
 from app.services.registry import REGISTRY
 from tests.conftest import (
@@ -34,6 +31,7 @@ from tests.conftest import (
     migrate,
     plain_url,
     recreate_database,
+    start_uvicorn,
 )
 from tests.routers.test_proposals import proposal
 from tests.test_http_cache import CODES, EXAMPLES
@@ -57,39 +55,13 @@ class Server:
 
     async def start(self) -> None:
         with self.log.open("ab") as output:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "app.main:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "info",
-                "--no-proxy-headers",
-                cwd=PROJECT_ROOT,
-                env={
-                    **os.environ,
-                    "DATABASE_URL": DATABASE_URL,
-                    "ENVIRONMENT": "test",
-                    **RAISED_LIMITS,
-                },
-                stdout=output,
-                stderr=output,
+            self.process, self.url = await start_uvicorn(
+                DATABASE_URL,
+                port=self.port,
+                environment=RAISED_LIMITS,
+                log_level="info",
+                output=output,
             )
-        self.url = f"http://127.0.0.1:{self.port}"
-        async with httpx.AsyncClient() as probe:
-            for _ in range(150):
-                try:
-                    if (await probe.get(f"{self.url}/ready")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise RuntimeError("the proposals server did not become ready")
 
     async def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None and self.process.returncode is None:
