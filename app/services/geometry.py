@@ -42,7 +42,19 @@ class TerritoryArea:
     margin_metres: float
 
     def contains_with_margin(self, geometry: BaseGeometry) -> bool:
-        return bool(self.local.distance(_to_local(geometry, self.scale)) <= self.margin_metres)
+        local = _to_local(geometry, self.scale)
+        # Inside (the usual case) is answered at once by the prepared surface; the distance,
+        # which walks every segment of the boundary, only for what lies outside.
+        if self.local.intersects(local):
+            return True
+        return bool(self.local.distance(local) <= self.margin_metres)
+
+    def contains_point_with_margin(self, longitude: float, latitude: float) -> bool:
+        """The same for a point, without building a geometry when it lies inside."""
+        x, y = longitude * self.scale[0], latitude * self.scale[1]
+        if shapely.intersects_xy(self.local, x, y):
+            return True
+        return bool(self.local.distance(Point(x, y)) <= self.margin_metres)
 
 
 def _to_local(geometry: BaseGeometry, scale: tuple[float, float]) -> BaseGeometry:
@@ -110,6 +122,15 @@ def validate_geometry(value: Any, area: TerritoryArea | None) -> BaseGeometry:
     count = _vertices(coordinates) if coordinates else 0
     if count > MAX_VERTICES:
         raise InvalidGeometryError(f"{count} vertices; at most {MAX_VERTICES} are accepted")
+    if kind == "Point":
+        # A point of finite WGS84 coordinates (checked above) is valid and not empty.
+        point = Point(coordinates[0], coordinates[1])
+        if area is not None and not area.contains_point_with_margin(point.x, point.y):
+            raise InvalidGeometryError(
+                f"the geometry lies outside the territory (more than {area.margin_metres:.0f} m "
+                "from its communes)"
+            )
+        return point
     if not coordinates or (kind == "Polygon" and not coordinates[0]):
         raise InvalidGeometryError("the geometry is empty")
     if kind == "LineString" and len({tuple(p[:2]) for p in coordinates}) < 2:
@@ -140,5 +161,8 @@ def validate_geometry(value: Any, area: TerritoryArea | None) -> BaseGeometry:
 
 
 def ewkt(geometry: BaseGeometry) -> str:
-    """WGS84 EWKT, as PostGIS reads it."""
+    """WGS84 EWKT, as PostGIS reads it (a point written directly: the shortest repr of each
+    coordinate reads back as the same double)."""
+    if isinstance(geometry, Point) and not geometry.has_z:
+        return f"SRID=4326;POINT ({geometry.x!r} {geometry.y!r})"
     return f"SRID=4326;{geometry.wkt}"

@@ -59,6 +59,9 @@ class AreaCache:
         self._lock = asyncio.Lock()
 
     async def get(self, writer: Reader) -> TerritoryArea:
+        area = self._area
+        if area is not None and time.monotonic() - self._loaded <= self.ttl:
+            return area
         if self._area is None or time.monotonic() - self._loaded > self.ttl:
             async with self._lock:
                 if self._area is None or time.monotonic() - self._loaded > self.ttl:
