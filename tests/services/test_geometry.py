@@ -11,6 +11,7 @@ from app.services.geometry import (
     MAX_VERTICES,
     InvalidGeometryError,
     TerritoryArea,
+    ewkt,
     territory_area,
     validate_geometry,
 )
@@ -103,3 +104,22 @@ def test_the_margin_is_in_metres(area: TerritoryArea) -> None:
     validate_geometry({"type": "Point", "coordinates": [east + 0.02, latitude]}, area)
     with pytest.raises(InvalidGeometryError):
         validate_geometry({"type": "Point", "coordinates": [east + 0.04, latitude]}, area)
+
+
+def test_the_point_fast_path_agrees_with_the_general_check(area: TerritoryArea) -> None:
+    # Points across the territory's eastern edge, inside, within the margin and beyond it.
+    east = max(box(*area.local.bounds).bounds[2] / area.scale[0], 0)
+    for step in range(-20, 21):
+        longitude, latitude = east + step * 0.004, 50.43
+        general = area.contains_with_margin(Point(longitude, latitude))
+        assert area.contains_point_with_margin(longitude, latitude) == general, step
+
+
+@pytest.mark.parametrize(
+    "coordinates", [[2.8282, 50.4268], [2.123456789012345, 50.98765432109876], [1e-05, 50.0]]
+)
+def test_a_point_s_ewkt_reads_back_as_the_same_doubles(coordinates: list[float]) -> None:
+    written = ewkt(Point(*coordinates))
+    assert written.startswith("SRID=4326;POINT (")
+    read = wkt.loads(written.split(";", 1)[1])
+    assert [read.x, read.y] == coordinates
