@@ -415,11 +415,17 @@ async def test_no_public_answer_shows_a_member_s_email_or_token(
     urls = [u.replace("{code}", LAUNCHED) for u in get_routes(document)]
     urls += [f"/v1/club/actions/{LAUNCHED}/comments", "/v1/changes?limit=1000"]
     urls += [f"/v1/datasets/{d}.csv" for d in ("actions", "initiatives", "communes")]
+    shown = 0
     for url in urls:
         answer = await found.client.get(url)
         assert answer.status_code < 500, url
         assert secret_address not in answer.text, url
         assert token not in answer.text, url
+        shown += answer.status_code == 200
+    # The crawl read real pages, the member's comment among them (signed with their public name).
+    assert shown >= 20
+    comments = await found.client.get(f"/v1/club/actions/{LAUNCHED}/comments")
+    assert any(c["body"] == "Public" and c["author"]["name"] == "Crawl" for c in comments.json())
 
 
 async def _key(found: Club, scope: str) -> str:

@@ -36,8 +36,13 @@ async def insert_member(session: AsyncSession, **values: Any) -> Member:
     return member
 
 
-async def member_by(session: AsyncSession, column: str, value: bytes | str) -> Member | None:
-    query = select(Member).where(getattr(Member, column) == value).with_for_update()
+async def member_by(
+    session: AsyncSession, column: str, value: bytes | str, *, lock: bool = True
+) -> Member | None:
+    """The member whose `column` holds `value`, locked for an update unless `lock` is false."""
+    query = select(Member).where(getattr(Member, column) == value)
+    if lock:
+        query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
 
 

@@ -170,7 +170,8 @@ async def authenticate(session: AsyncSession, authorization: str | None) -> Memb
     token = token.strip()
     if scheme.lower() != "bearer" or not token.startswith(MEMBER_TOKEN_PREFIX) or len(token) > 100:
         raise AuthenticationError("The Authorization header must read `Bearer trm_…`.")
-    member = await repository.member_by(session, "token_digest", digest(token))
+    # Not locked: every member request authenticates, most only read.
+    member = await repository.member_by(session, "token_digest", digest(token), lock=False)
     if member is None or member.status != MemberStatus.active.value:
         raise AuthenticationError(
             "The member token is unknown, or its member unconfirmed or deleted."

@@ -14,11 +14,10 @@ import shapely
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Reader, WriteConnection, write_connection
-from app.errors import DomainError, NotFoundError
+from app.errors import InvalidBodyError, NotFoundError
 from app.idempotency import RETENTION_HOURS, Answer, Claim, replay
 from app.models.initiative import InitiativeStatus
 from app.repositories import proposals as repository
-from app.schemas.problem import InvalidField
 from app.schemas.proposal import ProposalIn, ProposalReceipt, ProposalStatus
 from app.services.batching import Batcher
 from app.services.geometry import (
@@ -32,20 +31,6 @@ from app.services.geometry import (
 # Who writes, for the audit log: an anonymous member of the public.
 PUBLIC_ACTOR = "public"
 STATUS_PATH = "/v1/proposals/status/"
-
-
-class InvalidFieldError(DomainError):
-    """A body field that passed the schema but not the rules (422, naming the field)."""
-
-    status = 422
-    slug = "invalid-body"
-    title = "Invalid request body"
-
-    def __init__(self, name: str, reason: str) -> None:
-        super().__init__(
-            f"body '{name}': {reason}",
-            errors=[InvalidField(location="body", name=name, reason=reason)],
-        )
 
 
 class AreaCache:
@@ -169,7 +154,7 @@ async def _checked(
     try:
         geometry = ewkt(validate_geometry(proposal.geometry, await areas.get(writer)))
     except InvalidGeometryError as error:
-        raise InvalidFieldError("geometry", error.detail) from error
+        raise InvalidBodyError({"geometry": error.detail}) from error
     return repository.NewProposal(
         title=proposal.title,
         description=proposal.description,
@@ -188,7 +173,7 @@ def _known_category() -> Iterator[None]:
         yield
     except asyncpg.ForeignKeyViolationError as error:
         if error.constraint_name == "fk_initiative_category_axis":
-            raise InvalidFieldError("category", "no axis of the plan has this code") from error
+            raise InvalidBodyError({"category": "no axis of the plan has this code"}) from error
         raise
 
 
