@@ -412,7 +412,7 @@ async def test_no_public_answer_shows_a_member_s_email_or_token(
     document = (await found.client.get("/openapi.json")).json()
     value = await found.sql("SELECT min(id) FROM indicator_value")
     EXAMPLES["value_id"] = str(value[0][0])
-    urls = [u.replace("{code}", LAUNCHED) for u in get_routes(document)]
+    urls = get_routes(document)
     urls += [f"/v1/club/actions/{LAUNCHED}/comments", "/v1/changes?limit=1000"]
     urls += [f"/v1/datasets/{d}.csv" for d in ("actions", "initiatives", "communes")]
     shown = 0

@@ -218,6 +218,10 @@ async def test_a_failing_receiver_is_retried_with_backoff_then_served(
     # Not sent again before its time.
     await found.worker.run_once()
     assert receiver.received == []
+    attempted = await found.sql(
+        "SELECT attempts FROM webhook_delivery WHERE subscription_id = :id", id=subscription["id"]
+    )
+    assert attempted[0][0] == 1
     for _ in range(2):
         await found.sql("UPDATE webhook_delivery SET next_attempt_at = now()")
         await found.worker.run_once()
