@@ -108,3 +108,17 @@ async def test_the_audit_log_for_admins_only(
     assert len(set(ids)) == 4
     bad = await client.get("/v1/audit", params={"since": "hier"}, headers=admin)
     assert bad.status_code == 400
+
+
+@pytest.mark.parametrize("url", ["/v1/audit", "/v1/deletions"])
+async def test_a_cursor_beyond_the_ids_is_a_400(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, url: str
+) -> None:
+    editor = await keys.create_key(session, "curseur", ["editor", "admin"], None)
+    await session.commit()
+    answer = await client.get(
+        url + "?cursor=9999999999999999999", headers={"Authorization": f"Bearer {editor.secret}"}
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["errors"][0]["name"] == "cursor"

@@ -19,13 +19,14 @@ from app.schemas.editing import (
     HistoryEntry,
     RestoreOut,
 )
+from app.services.features import BIGINT
 
 
 def parse_cursor(cursor: str | None) -> int | None:
     """The cursors of the audit log and the deletions: the last id shown (they go newest first)."""
     if cursor is None:
         return None
-    if not cursor.isdigit() or len(cursor) > 19:
+    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 19 or int(cursor) >= BIGINT:
         raise InvalidParameterError("query", "cursor", "not a cursor this list returned")
     return int(cursor)
 

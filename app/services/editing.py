@@ -571,6 +571,7 @@ def _milestone_columns(given: dict[str, Any]) -> dict[str, Any]:
 
 
 async def create_milestone(session: AsyncSession, code: str, body: MilestoneCreate) -> str:
+    _not_null(body.given())
     action = await _action(session, code)
     taken = await repository.exists(
         session,

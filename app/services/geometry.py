@@ -87,7 +87,11 @@ def _positions(value: Any, depth: int) -> None:
             raise InvalidGeometryError(
                 "each position must be [longitude, latitude] (an optional altitude is ignored)"
             )
-        if not all(math.isfinite(n) for n in value):
+        try:
+            finite = all(math.isfinite(n) for n in value)
+        except OverflowError:  # an integer too large for a double
+            finite = False
+        if not finite:
             raise InvalidGeometryError("coordinates must be finite numbers")
         longitude, latitude = value[0], value[1]
         if not (-180 <= longitude <= 180 and -90 <= latitude <= 90):

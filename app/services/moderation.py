@@ -26,9 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import Reader
 from app.errors import ConflictError, InvalidBodyError, InvalidParameterError, NotFoundError
 from app.models.initiative import InitiativeStatus, ModerationReason
+from app.repositories import editing as editing_repository
 from app.repositories import moderation as repository
 from app.schemas.moderation import InitiativeCreate
 from app.services import initiative as initiative_service
+from app.services.features import BIGINT
 from app.services.geometry import TERRITORY_MARGIN_METRES, ewkt, validate_geometry
 
 S = InitiativeStatus
@@ -59,7 +61,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         version, moment, key = base64.urlsafe_b64decode(padded).decode().split("|")
-        if version != _CURSOR_VERSION or not key.isdigit() or len(key) > 19:
+        if (
+            version != _CURSOR_VERSION
+            or not key.isascii()
+            or not key.isdigit()
+            or len(key) > 19
+            or int(key) >= BIGINT
+        ):
             raise ValueError(version)
         after = datetime.fromisoformat(moment)
         if after.tzinfo is None:
@@ -176,7 +184,13 @@ async def lock_published(session: AsyncSession, initiative_id: int) -> None:
 
 
 async def delete(session: AsyncSession, initiative_id: int) -> None:
+    """Delete in one transaction, named as a deletion that `/v1/deletions` can restore (the
+    audit log keeps the row and its links), like every other delete."""
+    mark = await editing_repository.audit_mark(session)
     await repository.delete_initiative(session, initiative_id)
+    await editing_repository.record_deletion(
+        session, mark, "initiative", str(initiative_id), f"/v1/initiatives/{initiative_id}"
+    )
 
 
 async def set_link(

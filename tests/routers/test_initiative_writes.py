@@ -219,6 +219,14 @@ async def test_a_deletion_leaves_the_public_data_and_the_audit_keeps_it(
     assert images["initiative"]["title"] == NEW["title"]
     assert images["initiative"]["address"] == NEW["address"]
     assert images["initiative_action"]["action_code"] == "1.2.1.1"
+    # Like every deletion, it is listed and restorable, with its link.
+    listed = (await client.get("/v1/deletions", headers=editor)).json()["items"]
+    deletion = next(d for d in listed if d["path"] == url)
+    restored = await client.post(f"/v1/deletions/{deletion['id']}/restore", headers=editor)
+    assert restored.status_code == 200, restored.text
+    back = await client.get(url)
+    assert back.status_code == 200
+    assert back.json()["properties"]["actions"] == ["1.2.1.1"]
 
 
 async def test_links_to_actions_are_idempotent_and_public(

@@ -63,6 +63,7 @@ def ring(count: int) -> list[list[float]]:
         ({"type": "Point", "coordinates": ["2.8", "50.4"]}, "each position must be"),
         ({"type": "Point", "coordinates": [True, 50.4]}, "each position must be"),
         ({"type": "Point", "coordinates": [float("nan"), 50.4]}, "finite"),
+        ({"type": "Point", "coordinates": [10**400, 50.4]}, "finite"),
         ({"type": "Point", "coordinates": [50.43, 182.8]}, "is not WGS84"),
         ({"type": "LineString", "coordinates": []}, "empty"),
         ({"type": "LineString", "coordinates": [GARE_DE_LENS]}, "at least two distinct"),
@@ -109,10 +110,13 @@ def test_the_margin_is_in_metres(area: TerritoryArea) -> None:
 def test_the_point_fast_path_agrees_with_the_general_check(area: TerritoryArea) -> None:
     # Points across the territory's eastern edge, inside, within the margin and beyond it.
     east = max(box(*area.local.bounds).bounds[2] / area.scale[0], 0)
+    seen = set()
     for step in range(-20, 21):
         longitude, latitude = east + step * 0.004, 50.43
         general = area.contains_with_margin(Point(longitude, latitude))
         assert area.contains_point_with_margin(longitude, latitude) == general, step
+        seen.add(general)
+    assert seen == {True, False}  # both sides of the margin were tried
 
 
 @pytest.mark.parametrize(
