@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Reader, WriteConnection, write_connection
 from app.errors import InvalidBodyError, NotFoundError
-from app.idempotency import RETENTION_HOURS, Answer, Claim, replay
+from app.idempotency import RETENTION_HOURS, Answer, Claim, purge_now_and_then, replay
 from app.models.initiative import InitiativeStatus
 from app.repositories import proposals as repository
 from app.schemas.proposal import ProposalIn, ProposalReceipt, ProposalStatus
@@ -107,6 +107,8 @@ async def _store(
             first.append(item)
             if item.answer is not None:
                 keys.add(item.answer.key_digest)
+    if any(item.answer is not None for item in first):
+        await purge_now_and_then(connection)
     try:
         stored = await _insert(connection, first)
     except asyncpg.PostgresError:
