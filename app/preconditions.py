@@ -23,6 +23,16 @@ from app.http_cache import (
 from app.repositories.publication import lock_dataset_versions
 
 
+def etag_variants(request: Request, token: bytes) -> tuple[str, set[str]]:
+    """From the data's token, the ETag of the request's URL with the request's own headers,
+    and those of every variant (gzip, identity)."""
+    headers = read_headers(request.scope)
+    scope = {**request.scope, "query_string": b""}
+    preferred = accepts_gzip(headers.get(b"accept-encoding", b"").decode("latin-1"))
+    variants = {gzip: variant_etag(token, scope, headers, gzip) for gzip in (True, False)}
+    return variants[preferred], set(variants.values())
+
+
 async def current_etags(request: Request, session: AsyncSession) -> tuple[str, set[str]]:
     """The ETag a GET of the request's URL would carry now with the request's own headers, and
     those of every variant (gzip, identity); the versions behind them locked for the rest of
@@ -32,11 +42,35 @@ async def current_etags(request: Request, session: AsyncSession) -> tuple[str, s
     wanted = policy.datasets_read(request.scope["path"])
     versions = {row.dataset: row for row in await lock_dataset_versions(session, wanted)}
     token, _ = version_token(policy, versions, wanted)
-    headers = read_headers(request.scope)
-    scope = {**request.scope, "query_string": b""}
-    preferred = accepts_gzip(headers.get(b"accept-encoding", b"").decode("latin-1"))
-    variants = {gzip: variant_etag(token, scope, headers, gzip) for gzip in (True, False)}
-    return variants[preferred], set(variants.values())
+    return etag_variants(request, token)
+
+
+def _requested(request: Request) -> list[str] | None:
+    """The tags of `If-Match` (None for `*`); 428 without it, 400 when malformed."""
+    values = request.headers.getlist("if-match")
+    if not values:
+        raise PreconditionRequiredError(
+            "This update needs an `If-Match` header with the ETag of your last GET of "
+            f"{request.scope['path']}."
+        )
+    try:
+        return parse_if_none_match(", ".join(values))  # the same list syntax
+    except MalformedHeaderError as error:
+        raise InvalidParameterError("header", "If-Match", error.reason) from error
+
+
+def _compare(request: Request, tags: list[str] | None, current: set[str]) -> None:
+    if tags is not None and not {f'"{tag}"' for tag in tags} & current:
+        raise PreconditionFailedError(
+            f"{request.scope['path']} changed since the ETag sent in If-Match was read; GET it "
+            "again (its ETag is in the response), re-apply the change and retry."
+        )
+
+
+def check_if_match(request: Request, current: set[str]) -> None:
+    """428 without `If-Match`, 400 when malformed, 412 when it names none of `current` (for a
+    resource whose ETags come from elsewhere than the dataset versions)."""
+    _compare(request, _requested(request), current)
 
 
 async def require_if_match(request: Request, session: AsyncSession) -> None:
@@ -46,19 +80,6 @@ async def require_if_match(request: Request, session: AsyncSession) -> None:
     exist (a missing one is a 404 first). Call `current_etags` after the write for the ETag of
     the response.
     """
-    values = request.headers.getlist("if-match")
-    if not values:
-        raise PreconditionRequiredError(
-            "This update needs an `If-Match` header with the ETag of your last GET of "
-            f"{request.scope['path']}."
-        )
-    try:
-        tags = parse_if_none_match(", ".join(values))  # the same list syntax
-    except MalformedHeaderError as error:
-        raise InvalidParameterError("header", "If-Match", error.reason) from error
+    tags = _requested(request)
     _, current = await current_etags(request, session)
-    if tags is not None and not {f'"{tag}"' for tag in tags} & current:
-        raise PreconditionFailedError(
-            f"{request.scope['path']} changed since the ETag sent in If-Match was read; GET it "
-            "again (its ETag is in the response), re-apply the change and retry."
-        )
+    _compare(request, tags, current)

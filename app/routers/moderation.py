@@ -15,16 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import ModeratorDep
 from app.db import SessionDep
-from app.errors import InvalidParameterError, PreconditionFailedError, PreconditionRequiredError
-from app.http_cache import (
-    CachingPolicy,
-    MalformedHeaderError,
-    accepts_gzip,
-    parse_if_none_match,
-    read_headers,
-    variant_etag,
-)
+from app.http_cache import CachingPolicy
 from app.models.initiative import InitiativeStatus
+from app.preconditions import check_if_match, etag_variants
 from app.routers.params import Limit, StrictQuery, cursor_parameter, link_next
 from app.schemas.moderation import (
     Archival,
@@ -76,29 +69,7 @@ def _etags(request: Request, row_version: str) -> tuple[str, set[str]]:
     version, the code and settings, the URL and the headers the body depends on."""
     policy: CachingPolicy = request.app.state.caching_policy
     token = hashlib.sha256(f"{policy.fingerprint}\0moderation\0{row_version}".encode()).digest()
-    headers = read_headers(request.scope)
-    scope = {**request.scope, "query_string": b""}
-    preferred = accepts_gzip(headers.get(b"accept-encoding", b"").decode("latin-1"))
-    variants = {gzip: variant_etag(token, scope, headers, gzip) for gzip in (True, False)}
-    return variants[preferred], set(variants.values())
-
-
-def _require_if_match(request: Request, current: set[str]) -> None:
-    values = request.headers.getlist("if-match")
-    path = request.scope["path"]
-    if not values:
-        raise PreconditionRequiredError(
-            f"This update needs an `If-Match` header with the ETag of your last GET of {path}."
-        )
-    try:
-        tags = parse_if_none_match(", ".join(values))  # the same list syntax
-    except MalformedHeaderError as error:
-        raise InvalidParameterError("header", "If-Match", error.reason) from error
-    if tags is not None and not {f'"{tag}"' for tag in tags} & current:
-        raise PreconditionFailedError(
-            f"{path} changed since the ETag sent in If-Match was read; GET it again (its ETag is "
-            "in the response), re-apply the change and retry."
-        )
+    return etag_variants(request, token)
 
 
 @router.get(
@@ -177,7 +148,7 @@ async def edit_moderation_initiative(
     patch: Annotated[InitiativePatch, Body(media_type=MERGE_PATCH)],
 ) -> ModeratedInitiative:
     record = await service.private_initiative(session, initiative_id, lock=True)
-    _require_if_match(request, _etags(request, record["row_version"])[1])
+    check_if_match(request, _etags(request, record["row_version"])[1])
     await service.edit(session, initiative_id, patch.changes())
     record = await service.private_initiative(session, initiative_id)
     response.headers["ETag"], _ = _etags(request, record["row_version"])
