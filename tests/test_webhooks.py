@@ -51,6 +51,9 @@ class Receiver:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                # The sender went away mid-body (a killed worker): nothing was delivered.
+                return
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
