@@ -33,14 +33,14 @@ from app.schemas.dataset import (
     PlanFile,
     TerritoryFile,
 )
-from app.services import plan_data
-from app.services.geometry import (
+from app.schemas.geometry import (
     InvalidGeometryError,
     TerritoryArea,
     ewkt,
     territory_area,
     validate_geometry,
 )
+from app.services import plan_data
 from app.services.plan_data import (
     BudgetRecord,
     IndicatorRecord,

@@ -48,7 +48,7 @@ from app.schemas.editing import (
     ValueCreate,
     ValuePatch,
 )
-from app.services.geometry import (
+from app.schemas.geometry import (
     InvalidGeometryError,
     ewkt,
     territory_area,

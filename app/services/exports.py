@@ -23,21 +23,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import EXPORT_TASKS
 from app.repositories import publication as repository
 from app.services.registry import Column, DatasetSpec, Format
 
 CHUNK_BYTES = 64 * 1024
 QUEUE_CHUNKS = 8  # chunks buffered between the database and the client: constant memory
-EXPORT_TASKS = "export_tasks"  # session.info key: COPYs running on the session's connection
-
-
-async def stop_exports(session: AsyncSession) -> None:
-    """Cancel the COPYs still running on the session's connection, and wait for them."""
-    for task in session.info.pop(EXPORT_TASKS, []):
-        if not task.done():
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
 
 
 MEDIA_TYPES: dict[str, str] = {
