@@ -50,7 +50,7 @@ from app.services.plan_data import (
     PlanData,
     ValueRecord,
 )
-from app.services.spreadsheet import parse_values_csv
+from app.services.spreadsheet_reading import parse_values_csv
 
 TERRITORY_FILE = "territory.yaml"
 PLAN_FILE = "plan.yaml"
