@@ -16,7 +16,8 @@ from app.services import catalog, publication
 from app.services import exports as service
 from app.services.catalog import RDF_MEDIA_TYPES, RdfFormat
 from app.services.exports import MEDIA_TYPES, FiguresCache
-from app.services.registry import IDENTIFIER_PATTERN, REGISTRY, Format
+from app.services.registry import REGISTRY
+from app.services.registry_spec import IDENTIFIER_PATTERN, Format
 
 router = APIRouter(prefix="/v1", tags=["publication"], dependencies=[StrictQuery])
 

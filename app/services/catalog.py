@@ -30,7 +30,8 @@ from app.models.territory import Territory
 from app.repositories import publication as repository
 from app.repositories import territory as territory_repository
 from app.services.exports import Figures, FiguresCache, figures
-from app.services.registry import REGISTRY, DatasetSpec, Format, Theme
+from app.services.registry import REGISTRY
+from app.services.registry_spec import DatasetSpec, Format, Theme
 
 ADMS = Namespace("http://www.w3.org/ns/adms#")
 HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")

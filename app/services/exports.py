@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import EXPORT_TASKS
 from app.repositories import publication as repository
-from app.services.registry import Column, DatasetSpec, Format
+from app.services.registry_spec import Column, DatasetSpec, Format
 
 CHUNK_BYTES = 64 * 1024
 QUEUE_CHUNKS = 8  # chunks buffered between the database and the client: constant memory
