@@ -27,7 +27,8 @@ from app.repositories import synthetic as synthetic_initiatives
 from app.repositories.dataset import Changes
 from app.repositories.keys import set_actor
 from app.services import keys, spreadsheet, spreadsheet_reading
-from app.services.dataset import DatasetError, LoadReport, load_dataset, read_dataset
+from app.services.dataset import load_dataset, read_dataset
+from app.services.dataset_files import DatasetError, LoadReport
 from app.services.spreadsheet_reading import Parsed
 from app.services.spreadsheet_sheets import SpreadsheetError
 
