@@ -18,7 +18,7 @@ from app.models.commune import Commune
 from app.models.territory import Territory
 from app.repositories import dataset as repository
 from app.schemas.dataset import IndicatorsFile, InitiativesFile, PlanFile, TerritoryFile
-from app.services import plan_data
+from app.services import plan_data_checks, plan_data_write
 from app.services.dataset_communes import read_communes
 from app.services.dataset_files import (
     INDICATORS_FILE,
@@ -35,7 +35,8 @@ from app.services.dataset_files import (
 )
 from app.services.dataset_initiatives import check_initiatives, load_initiatives
 from app.services.dataset_plan import plan_records
-from app.services.plan_data import Known, PlanData, normalize_space
+from app.services.plan_data import Known, PlanData
+from app.services.plan_data_checks import normalize_space
 from app.services.spreadsheet_reading import parse_values_csv
 
 
@@ -101,7 +102,7 @@ def read_dataset(folder: Path) -> Dataset:
             problems.extend(more.problems)
             records.values.extend(more.data.values)
         known = Known(communes={c.insee for c in communes})
-        problems.extend(plan_data.check(records, known, source_text))
+        problems.extend(plan_data_checks.check(records, known, source_text))
     initiatives: list[InitiativeRecord] = []
     if (folder / INITIATIVES_FILE).exists():
         document = _validate(
@@ -186,6 +187,6 @@ async def load_dataset(session: AsyncSession, dataset: Dataset) -> LoadReport:
             for c in dataset.communes
         ],
     )
-    report.changes |= await plan_data.write(session, dataset.records)
+    report.changes |= await plan_data_write.write(session, dataset.records)
     await load_initiatives(session, dataset, report)
     return report

@@ -24,7 +24,7 @@ from app.services.dataset_files import (
     wkt_loads,
 )
 from app.services.dataset_plan import plan_nodes
-from app.services.plan_data import normalize_space
+from app.services.plan_data_checks import normalize_space
 
 
 def check_initiatives(

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.repositories import spreadsheet as repository
 from app.repositories.dataset import Changes
-from app.services import plan_data
+from app.services import plan_data_checks, plan_data_write
 from app.services.plan_data import Known
 from app.services.spreadsheet_reading import Parsed
 from app.services.spreadsheet_sheets import LIST_SEPARATOR, SHEETS, TEXT_COLUMNS, SpreadsheetError
@@ -116,7 +116,7 @@ async def import_records(session: AsyncSession, parsed: Parsed) -> dict[str, Cha
         indicator_units=await repository.indicator_units(session),
         communes=await repository.commune_codes(session),
     )
-    problems = [*parsed.problems, *plan_data.check(parsed.data, known)]
+    problems = [*parsed.problems, *plan_data_checks.check(parsed.data, known)]
     if problems:
         raise SpreadsheetError(problems)
-    return await plan_data.write(session, parsed.data)
+    return await plan_data_write.write(session, parsed.data)
