@@ -9,7 +9,7 @@ from app.models.follow_up import (
     ValueKind,
 )
 from app.models.plan import ActionStatus, DatePrecision
-from app.repositories import publication as rows
+from app.repositories import publication_rows as rows
 from app.services.registry_spec import (
     GOVERNMENT,
     ID,

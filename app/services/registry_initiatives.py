@@ -1,7 +1,7 @@
 """The published dataset of the initiatives (the geolocated proposals and projects on the map)."""
 
 from app.models.initiative import LocationPrecision
-from app.repositories import publication as rows
+from app.repositories import publication_rows as rows
 from app.services.registry_spec import (
     GOVERNMENT,
     ID,

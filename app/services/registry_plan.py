@@ -2,7 +2,7 @@
 levels of the plan (axes, ambitions, objectives, actions)."""
 
 from app.models.plan import ActionStatus, DatePrecision
-from app.repositories import publication as rows
+from app.repositories import publication_rows as rows
 from app.services.registry_spec import (
     GOVERNMENT,
     INSEE,

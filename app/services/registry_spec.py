@@ -5,8 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from app.repositories import publication as rows
-from app.repositories.publication import ColumnType, OutputColumn, RowSource
+from app.repositories.publication_columns import ORDER, ColumnType, OutputColumn, RowSource
 
 IDENTIFIER_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 Format = Literal["csv", "json", "geojson"]
@@ -83,7 +82,7 @@ class Registry:
     def register(self, spec: DatasetSpec) -> None:
         if any(d.identifier == spec.identifier for d in self.datasets):
             raise ValueError(f"dataset {spec.identifier!r} is already registered")
-        labels = [c.name for c in spec.rows().selected_columns if c.name != rows.ORDER]
+        labels = [c.name for c in spec.rows().selected_columns if c.name != ORDER]
         if labels != [c.name for c in spec.columns]:
             raise ValueError(f"{spec.identifier}: the row source yields {labels}")
         self.datasets.append(spec)
