@@ -7,11 +7,11 @@ rows must be the dataset's own fields plus permanent codes of what it links to: 
 records a change of a row of the dataset's tables, nothing else, so a value derived from another
 dataset (a count, a parent's title) would change without the feed saying so.
 
-To publish another dataset: add its row source to app/repositories/publication.py, a
+To publish another dataset: add its row source to app/repositories/publication_rows.py, a
 DatasetSpec (app/services/registry_spec.py) in the registry_* module of its domain (plan,
 initiatives, follow-up) and to the tuple below, and in a migration the row trigger
 `record_change('<identifier>', '<key column>')` on each of its tables (see the publication
-migration); a search source if its text is to be searched (app/services/search.py).
+migration); a search source if its text is to be searched (app/repositories/search_sources.py).
 """
 
 from app.services.registry_follow_up import FOLLOW_UP_DATASETS

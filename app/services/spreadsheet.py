@@ -7,7 +7,7 @@ are written in one cell, separated by ";". A file may hold only some of the shee
 present must have every column of its table.
 
 An import parses every row and reports every problem (file or sheet, row, column, what is
-wrong); the consistency checks of app/services/plan_data.py follow; nothing is written unless
+wrong); the consistency checks of app/services/plan_data_checks.py follow; nothing is written unless
 all is right. Writing upserts by code (or natural key) and never deletes a record.
 
 Here: writing files (export) and the database side of both ways. The layout is in
