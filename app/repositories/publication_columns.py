@@ -4,9 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import (
-    Select,
-)
+from sqlalchemy import Select
 
 ColumnType = Literal[
     "string", "integer", "number", "boolean", "date", "datetime", "array", "geojson"

@@ -8,11 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    func,
-    literal_column,
-)
+from sqlalchemy import ColumnElement, func, literal_column
 
 from app.repositories.initiative import degree_margins
 

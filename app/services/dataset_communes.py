@@ -9,9 +9,7 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.validation import explain_validity
 
 from app.schemas.common import INSEE_PATTERN
-from app.schemas.dataset import (
-    TerritoryFile,
-)
+from app.schemas.dataset import TerritoryFile
 from app.services.dataset_files import CommuneRecord, DatasetProblem
 
 

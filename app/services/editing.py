@@ -35,11 +35,7 @@ from app.models.plan import Action, Ambition, Axis, Objective, PlanNodeMixin, ac
 from app.repositories import dataset as dataset_repository
 from app.repositories import editing as repository
 from app.repositories.publication import lock_dataset_versions
-from app.schemas.editing import (
-    ActionFields,
-    NodeCreate,
-    NodePatch,
-)
+from app.schemas.editing import ActionFields, NodeCreate, NodePatch
 from app.schemas.geometry import InvalidGeometryError, ewkt, territory_area, validate_geometry
 
 
