@@ -26,9 +26,11 @@ from app.repositories import keys as key_repository
 from app.repositories import synthetic as synthetic_initiatives
 from app.repositories.dataset import Changes
 from app.repositories.keys import set_actor
-from app.services import keys, spreadsheet
-from app.services.dataset import DatasetError, LoadReport, load_dataset, read_dataset
-from app.services.spreadsheet import Parsed, SpreadsheetError
+from app.services import keys, spreadsheet, spreadsheet_reading
+from app.services.dataset import load_dataset, read_dataset
+from app.services.dataset_files import DatasetError, LoadReport
+from app.services.spreadsheet_reading import Parsed
+from app.services.spreadsheet_sheets import SpreadsheetError
 
 MAX_LISTED_PROBLEMS = 200
 
@@ -177,7 +179,7 @@ def import_plan(
     path: Path, dry_run: bool, settings: Settings | None = None, progress: bool = False
 ) -> tuple[Parsed, dict[str, Changes]]:
     """Parse every row, check everything, then upsert in one transaction (or roll back)."""
-    parsed = spreadsheet.parse_file(path, progress=progress)
+    parsed = spreadsheet_reading.parse_file(path, progress=progress)
     if parsed.problems and not parsed.data.nodes and not parsed.rows:
         raise SpreadsheetError(parsed.problems)
     return parsed, asyncio.run(_import(parsed, dry_run, settings))

@@ -1,6 +1,7 @@
 """Database engine and the one dependency that owns each request's transaction."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,7 +18,17 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.config import Settings
-from app.services.exports import stop_exports
+
+EXPORT_TASKS = "export_tasks"  # session.info key: COPYs running on the session's connection
+
+
+async def stop_exports(session: AsyncSession) -> None:
+    """Cancel the COPYs still running on the session's connection, and wait for them."""
+    for task in session.info.pop(EXPORT_TASKS, []):
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 @dataclass

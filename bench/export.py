@@ -43,7 +43,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 sys.path.insert(0, str(base.ROOT))
 from app.cli import synthesize
 from app.config import Settings
-from app.repositories.publication import csv_statement
+from app.repositories.publication_formats import csv_statement
 from app.services.registry import REGISTRY
 
 RESULTS = base.BENCH / "results" / "export.md"

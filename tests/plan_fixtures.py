@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.services import plan_data
+from app.services import plan_data_write
 from app.services.plan_data import BudgetRecord, MilestoneRecord, NodeRecord, PlanData
 
 # Everything that hangs on the plan, children first.
@@ -119,5 +119,5 @@ def hand_tree() -> PlanData:
 
 async def write_hand_tree(session: AsyncSession) -> None:
     await clear_plan(session)
-    await plan_data.write(session, hand_tree())
+    await plan_data_write.write(session, hand_tree())
     await session.flush()

@@ -38,7 +38,7 @@ from app.models.initiative import Initiative
 from app.models.participation import Scope
 from app.models.plan import Action, Ambition, Axis, Objective, action_commune
 from app.schemas.indicator import INDICATOR_EXAMPLE
-from app.services import club, editing, keys
+from app.services import club, editing_follow_up, keys
 from app.services.pagination import encode_cursor
 from tests.conftest import TEST_DATABASE_URL
 from tests.proposal_fixtures import KNOWN_TOKEN, insert_proposal
@@ -423,7 +423,7 @@ async def loaded(session: AsyncSession) -> dict[str, str]:
     key = await keys.create_key(session, "exemple", ["editor"], None)
     # A deletion to restore.
     await session.execute(text(FOLLOW_UP_EXAMPLES.replace("2024", "2025").replace(", 1,", ", 2,")))
-    await editing.delete_milestone(session, "1.2.1.1", "1.2.1.1-2", "/v1/exemple")
+    await editing_follow_up.delete_milestone(session, "1.2.1.1", "1.2.1.1-2", "/v1/exemple")
     deletion = await first(Deletion.id, Deletion.id.desc())
     # A webhook subscription of that key with one delivery, and a member's published comment.
     action = await first(Action.code, Action.code_path)

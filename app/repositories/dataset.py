@@ -222,28 +222,9 @@ async def sync_action_communes(
     session: AsyncSession, action_ids: Sequence[int], pairs: set[tuple[int, str]]
 ) -> Changes:
     """Make the communes of the given actions exactly `pairs`."""
-    result = await session.execute(
-        select(action_commune.c.action_id, action_commune.c.commune_insee).where(
-            action_commune.c.action_id.in_(action_ids)
-        )
+    return await sync_links(
+        session, action_commune, "action_id", "commune_insee", action_ids, pairs
     )
-    stored = set(result.all())
-    stale = stored - pairs
-    missing = pairs - stored
-    if stale:
-        await session.execute(
-            delete(action_commune).where(
-                tuple_(action_commune.c.action_id, action_commune.c.commune_insee).in_(
-                    sorted(stale)
-                )
-            )
-        )
-    if missing:
-        await session.execute(
-            insert(action_commune),
-            [{"action_id": a, "commune_insee": c} for a, c in sorted(missing)],
-        )
-    return Changes(created=len(missing), deleted=len(stale), unchanged=len(stored & pairs))
 
 
 # An initiative placed on its commune gets a point of the commune's surface; every initiative
@@ -334,23 +315,6 @@ async def sync_initiative_actions(
     session: AsyncSession, initiative_ids: Sequence[int], pairs: set[tuple[int, str]]
 ) -> Changes:
     """Make the actions of the given initiatives exactly `pairs`."""
-    table = initiative_action
-    result = await session.execute(
-        select(table.c.initiative_id, table.c.action_code).where(
-            table.c.initiative_id.in_(initiative_ids)
-        )
+    return await sync_links(
+        session, initiative_action, "initiative_id", "action_code", initiative_ids, pairs
     )
-    stored = set(result.all())
-    stale = stored - pairs
-    missing = pairs - stored
-    if stale:
-        await session.execute(
-            delete(table).where(
-                tuple_(table.c.initiative_id, table.c.action_code).in_(sorted(stale))
-            )
-        )
-    if missing:
-        await session.execute(
-            insert(table), [{"initiative_id": i, "action_code": a} for i, a in sorted(missing)]
-        )
-    return Changes(created=len(missing), deleted=len(stale), unchanged=len(stored & pairs))

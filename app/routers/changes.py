@@ -11,7 +11,8 @@ from app.routers.params import DEFAULT_LIMIT, Limit, StrictQuery, UpdatedSince, 
 from app.schemas.problem import problem_responses
 from app.schemas.publication import ChangePage
 from app.services import changes as service
-from app.services.registry import IDENTIFIER_PATTERN, REGISTRY
+from app.services.registry import REGISTRY
+from app.services.registry_spec import IDENTIFIER_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["changes"], dependencies=[StrictQuery])
 

@@ -41,6 +41,8 @@ from app.schemas.plan import ActionDetail, AmbitionDetail, AxisDetail, Objective
 from app.schemas.problem import problem_responses
 from app.services import audit
 from app.services import editing as service
+from app.services import editing_follow_up as follow_up_service
+from app.services import editing_indicators as indicators_service
 from app.services import indicator as indicator_service
 from app.services import plan as plan_service
 from app.services.keys import Caller
@@ -220,7 +222,7 @@ async def get_action_history(code: ActionCode, session: SessionDep) -> ActionHis
     responses=problem_responses(400, 404),
 )
 async def get_budget_line(code: ActionCode, line_key: LineKey, session: SessionDep) -> Any:
-    return await service.get_budget_line(session, code, line_key)
+    return await follow_up_service.get_budget_line(session, code, line_key)
 
 
 @router.post(
@@ -238,9 +240,9 @@ async def create_budget_line(
     code: ActionCode,
     body: BudgetCreate,
 ) -> Any:
-    key = await service.create_budget_line(session, code, body)
+    key = await follow_up_service.create_budget_line(session, code, body)
     await _answer(request, response, f"/v1/actions/{code}/budget/{key}", 201, session)
-    return await service.get_budget_line(session, code, key)
+    return await follow_up_service.get_budget_line(session, code, key)
 
 
 @router.patch(
@@ -259,11 +261,11 @@ async def update_budget_line(
     line_key: LineKey,
     body: BudgetPatch,
 ) -> Any:
-    await service.get_budget_line(session, code, line_key)
+    await follow_up_service.get_budget_line(session, code, line_key)
     await require_if_match(request, session)
-    await service.update_budget_line(session, code, line_key, body)
+    await follow_up_service.update_budget_line(session, code, line_key, body)
     await _answer(request, response, request.url.path, 200, session)
-    return await service.get_budget_line(session, code, line_key)
+    return await follow_up_service.get_budget_line(session, code, line_key)
 
 
 @router.delete(
@@ -276,9 +278,9 @@ async def update_budget_line(
 async def delete_budget_line(
     request: Request, caller: WriterDep, session: SessionDep, code: ActionCode, line_key: LineKey
 ) -> Response:
-    await service.get_budget_line(session, code, line_key)
+    await follow_up_service.get_budget_line(session, code, line_key)
     await _if_match_when_sent(request, session)
-    await service.delete_budget_line(session, code, line_key, request.url.path)
+    await follow_up_service.delete_budget_line(session, code, line_key, request.url.path)
     return Response(status_code=204)
 
 
@@ -290,7 +292,7 @@ async def delete_budget_line(
     responses=problem_responses(400, 404),
 )
 async def get_milestone(code: ActionCode, key: MilestoneKey, session: SessionDep) -> Any:
-    return await service.get_milestone(session, code, key)
+    return await follow_up_service.get_milestone(session, code, key)
 
 
 @router.post(
@@ -308,9 +310,9 @@ async def create_milestone(
     code: ActionCode,
     body: MilestoneCreate,
 ) -> Any:
-    key = await service.create_milestone(session, code, body)
+    key = await follow_up_service.create_milestone(session, code, body)
     await _answer(request, response, f"/v1/actions/{code}/milestones/{key}", 201, session)
-    return await service.get_milestone(session, code, key)
+    return await follow_up_service.get_milestone(session, code, key)
 
 
 @router.patch(
@@ -329,11 +331,11 @@ async def update_milestone(
     key: MilestoneKey,
     body: MilestonePatch,
 ) -> Any:
-    await service.get_milestone(session, code, key)
+    await follow_up_service.get_milestone(session, code, key)
     await require_if_match(request, session)
-    await service.update_milestone(session, code, key, body)
+    await follow_up_service.update_milestone(session, code, key, body)
     await _answer(request, response, request.url.path, 200, session)
-    return await service.get_milestone(session, code, key)
+    return await follow_up_service.get_milestone(session, code, key)
 
 
 @router.delete(
@@ -346,9 +348,9 @@ async def update_milestone(
 async def delete_milestone(
     request: Request, caller: WriterDep, session: SessionDep, code: ActionCode, key: MilestoneKey
 ) -> Response:
-    await service.get_milestone(session, code, key)
+    await follow_up_service.get_milestone(session, code, key)
     await _if_match_when_sent(request, session)
-    await service.delete_milestone(session, code, key, request.url.path)
+    await follow_up_service.delete_milestone(session, code, key, request.url.path)
     return Response(status_code=204)
 
 
@@ -369,7 +371,7 @@ async def create_indicator(
     session: SessionDep,
     body: IndicatorCreate,
 ) -> Any:
-    code = await service.create_indicator(session, body)
+    code = await indicators_service.create_indicator(session, body)
     await _answer(request, response, f"/v1/indicators/{code}", 201, session)
     return await indicator_service.get_indicator(session, code)
 
@@ -391,7 +393,7 @@ async def update_indicator(
 ) -> Any:
     await indicator_service.get_indicator(session, code)
     await require_if_match(request, session)
-    await service.update_indicator(session, code, body)
+    await indicators_service.update_indicator(session, code, body)
     await _answer(request, response, request.url.path, 200, session)
     return await indicator_service.get_indicator(session, code)
 
@@ -408,7 +410,7 @@ async def delete_indicator(
 ) -> Response:
     await indicator_service.get_indicator(session, code)
     await _if_match_when_sent(request, session)
-    await service.delete_indicator(session, code, request.url.path)
+    await indicators_service.delete_indicator(session, code, request.url.path)
     return Response(status_code=204)
 
 
@@ -420,7 +422,7 @@ async def delete_indicator(
     responses=problem_responses(400, 404),
 )
 async def get_indicator_value(code: IndicatorCode, value_id: ValueId, session: SessionDep) -> Any:
-    return await service.get_value(session, code, value_id)
+    return await indicators_service.get_value(session, code, value_id)
 
 
 @router.post(
@@ -438,9 +440,9 @@ async def create_indicator_value(
     code: IndicatorCode,
     body: ValueCreate,
 ) -> Any:
-    value_id = await service.create_value(session, code, body)
+    value_id = await indicators_service.create_value(session, code, body)
     await _answer(request, response, f"/v1/indicators/{code}/values/{value_id}", 201, session)
-    return await service.get_value(session, code, value_id)
+    return await indicators_service.get_value(session, code, value_id)
 
 
 @router.patch(
@@ -459,11 +461,11 @@ async def update_indicator_value(
     value_id: ValueId,
     body: ValuePatch,
 ) -> Any:
-    await service.get_value(session, code, value_id)
+    await indicators_service.get_value(session, code, value_id)
     await require_if_match(request, session)
-    await service.update_value(session, code, value_id, body)
+    await indicators_service.update_value(session, code, value_id, body)
     await _answer(request, response, request.url.path, 200, session)
-    return await service.get_value(session, code, value_id)
+    return await indicators_service.get_value(session, code, value_id)
 
 
 @router.delete(
@@ -476,9 +478,9 @@ async def update_indicator_value(
 async def delete_indicator_value(
     request: Request, caller: WriterDep, session: SessionDep, code: IndicatorCode, value_id: ValueId
 ) -> Response:
-    await service.get_value(session, code, value_id)
+    await indicators_service.get_value(session, code, value_id)
     await _if_match_when_sent(request, session)
-    await service.delete_value(session, code, value_id, request.url.path)
+    await indicators_service.delete_value(session, code, value_id, request.url.path)
     return Response(status_code=204)
 
 

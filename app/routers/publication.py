@@ -14,9 +14,10 @@ from app.schemas.problem import problem_responses
 from app.schemas.publication import DatasetOut
 from app.services import catalog, publication
 from app.services import exports as service
-from app.services.catalog import RDF_MEDIA_TYPES, RdfFormat
+from app.services.catalog_vocabulary import RDF_MEDIA_TYPES, RdfFormat
 from app.services.exports import MEDIA_TYPES, FiguresCache
-from app.services.registry import IDENTIFIER_PATTERN, REGISTRY, Format
+from app.services.registry import REGISTRY
+from app.services.registry_spec import IDENTIFIER_PATTERN, Format
 
 router = APIRouter(prefix="/v1", tags=["publication"], dependencies=[StrictQuery])
 

@@ -21,7 +21,7 @@ from app.schemas.problem import problem_responses
 from app.schemas.publication import SearchHit
 from app.services import search as service
 from app.services.initiative import MAX_DISTANCE_METRES
-from app.services.registry import IDENTIFIER_PATTERN
+from app.services.registry_spec import IDENTIFIER_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[StrictQuery])
 

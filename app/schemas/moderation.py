@@ -14,7 +14,7 @@ from pydantic import (
 
 from app.models.initiative import InitiativeStatus, LocationPrecision, ModerationReason
 from app.schemas.common import ApiModel, _printable, code_pattern
-from app.services.geometry import InvalidGeometryError, validate_geometry
+from app.schemas.geometry import InvalidGeometryError, validate_geometry
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 5_000

@@ -23,21 +23,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import EXPORT_TASKS
 from app.repositories import publication as repository
-from app.services.registry import Column, DatasetSpec, Format
+from app.repositories import publication_formats as formats
+from app.services.registry_spec import Column, DatasetSpec, Format
 
 CHUNK_BYTES = 64 * 1024
 QUEUE_CHUNKS = 8  # chunks buffered between the database and the client: constant memory
-EXPORT_TASKS = "export_tasks"  # session.info key: COPYs running on the session's connection
-
-
-async def stop_exports(session: AsyncSession) -> None:
-    """Cancel the COPYs still running on the session's connection, and wait for them."""
-    for task in session.info.pop(EXPORT_TASKS, []):
-        if not task.done():
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
 
 
 MEDIA_TYPES: dict[str, str] = {
@@ -83,7 +75,7 @@ class FiguresCache:
 
 async def _csv_chunks(session: AsyncSession, spec: DatasetSpec) -> AsyncIterator[bytes]:
     """COPY pushes chunks; a bounded queue hands them to the consumer (backpressure)."""
-    statement = repository.csv_statement(spec.rows, spec.csv_columns())
+    statement = formats.csv_statement(spec.rows, spec.csv_columns())
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=QUEUE_CHUNKS)
 
     pending = bytearray()
@@ -98,7 +90,7 @@ async def _csv_chunks(session: AsyncSession, spec: DatasetSpec) -> AsyncIterator
 
     async def produce() -> None:
         try:
-            await repository.copy_csv(session, statement, put)
+            await formats.copy_csv(session, statement, put)
             if pending:
                 await queue.put(bytes(pending))
         finally:
@@ -143,14 +135,14 @@ def file_chunks(session: AsyncSession, spec: DatasetSpec, fmt: Format) -> AsyncI
     if fmt == "csv":
         return _csv_chunks(session, spec)
     if fmt == "json":
-        statement = repository.json_statement(spec.rows, spec.json_columns())
-        return _joined(repository.text_rows(session, statement), "[\n", ",\n", "\n]\n")
+        statement = formats.json_statement(spec.rows, spec.json_columns())
+        return _joined(formats.text_rows(session, statement), "[\n", ",\n", "\n]\n")
     assert spec.geometry is not None
-    statement = repository.geojson_statement(
+    statement = formats.geojson_statement(
         spec.rows, spec.key, spec.geometry, spec.property_columns()
     )
     opening = f'{{"type": "FeatureCollection", "name": "{spec.identifier}", "features": [\n'
-    return _joined(repository.text_rows(session, statement), opening, ",\n", "\n]}\n")
+    return _joined(formats.text_rows(session, statement), opening, ",\n", "\n]}\n")
 
 
 async def figures(

@@ -38,6 +38,7 @@ from app.services.pagination import (
     encode_indicator_cursor,
     encode_value_cursor,
 )
+from app.services.spreadsheet_sheets import SHEETS
 
 CENT = Decimal("0.01")
 RULE = (
@@ -50,18 +51,8 @@ RATIO_FORMULA = {
     Direction.higher_is_better: "round(100 × latest / target, 2)",
     Direction.lower_is_better: "round(100 × target / latest, 2)",
 }
-CSV_COLUMNS = (
-    "indicator_code",
-    "kind",
-    "period_start",
-    "period_end",
-    "period_label",
-    "value",
-    "commune",
-    "comment",
-    "source",
-    "source_excerpt",
-)
+# The series CSV has the columns of the spreadsheet's sheet of values (a dataset may load it).
+CSV_COLUMNS = SHEETS["indicator_values"]
 
 
 def indicator_out(row: RowMapping) -> IndicatorOut:

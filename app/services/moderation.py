@@ -28,10 +28,10 @@ from app.errors import ConflictError, InvalidBodyError, InvalidParameterError, N
 from app.models.initiative import InitiativeStatus, ModerationReason
 from app.repositories import editing as editing_repository
 from app.repositories import moderation as repository
+from app.schemas.geometry import TERRITORY_MARGIN_METRES, ewkt, validate_geometry
 from app.schemas.moderation import InitiativeCreate
 from app.services import initiative as initiative_service
 from app.services.features import BIGINT
-from app.services.geometry import TERRITORY_MARGIN_METRES, ewkt, validate_geometry
 
 S = InitiativeStatus
 

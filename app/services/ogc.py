@@ -17,9 +17,9 @@ from app.errors import NotFoundError
 from app.repositories import features as feature_repository
 from app.repositories.collections import COLLECTIONS, TILED
 from app.repositories.features import Collection
+from app.schemas.geometry import TERRITORY_MARGIN_METRES
 from app.services.crs import CRS84, SUPPORTED, CrsSpec
 from app.services.features import Query, encode_cursor, fetch_page, number_matched
-from app.services.geometry import TERRITORY_MARGIN_METRES
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"

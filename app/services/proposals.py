@@ -18,15 +18,15 @@ from app.errors import InvalidBodyError, NotFoundError
 from app.idempotency import RETENTION_HOURS, Answer, Claim, purge_now_and_then, replay
 from app.models.initiative import InitiativeStatus
 from app.repositories import proposals as repository
-from app.schemas.proposal import ProposalIn, ProposalReceipt, ProposalStatus
-from app.services.batching import Batcher
-from app.services.geometry import (
+from app.schemas.geometry import (
     InvalidGeometryError,
     TerritoryArea,
     ewkt,
     territory_area,
     validate_geometry,
 )
+from app.schemas.proposal import ProposalIn, ProposalReceipt, ProposalStatus
+from app.services.batching import Batcher
 
 # Who writes, for the audit log: an anonymous member of the public.
 PUBLIC_ACTOR = "public"

@@ -9,9 +9,10 @@ from app.errors import NotFoundError
 from app.repositories import publication as repository
 from app.repositories import territory as territory_repository
 from app.schemas.publication import DatasetOut, DistributionOut
-from app.services.catalog import FILE_FORMATS, Urls, dataset_identifier
+from app.services.catalog_vocabulary import FILE_FORMATS, Urls, dataset_identifier
 from app.services.exports import MEDIA_TYPES, FiguresCache, figures
-from app.services.registry import REGISTRY, DatasetSpec
+from app.services.registry import REGISTRY
+from app.services.registry_spec import DatasetSpec
 
 _EXPORT = re.compile(r"^/v1/datasets/([a-z][a-z0-9_]*)\.(csv|json|geojson)$")
 

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidParameterError
 from app.repositories import search as repository
-from app.repositories.search import Near, SearchFilters
+from app.repositories.search_sources import SOURCES
+from app.repositories.search_terms import Near, SearchFilters
 from app.schemas.common import Page
 from app.schemas.publication import SearchHit
 from app.services.crs import crs
@@ -53,12 +54,12 @@ def decode_cursor(cursor: str) -> tuple[float, int, list[int]]:
 
 
 def searchable_datasets() -> list[str]:
-    return repository.SOURCES.datasets()
+    return SOURCES.datasets()
 
 
 def record_path(dataset: str, key: str) -> str | None:
     """The API path of a hit: its source's own, else its dataset's record path."""
-    source = repository.SOURCES.get(dataset)
+    source = SOURCES.get(dataset)
     if source is not None and source.path is not None:
         return source.path(key)
     spec = REGISTRY.get(dataset)

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from app.models.plan import ActionStatus
+from app.services.spreadsheet_sheets import SHEETS
 
 AXES = 5
 AMBITIONS = 23
@@ -215,20 +216,7 @@ def write_synthetic(folder: Path, seed: int = 1) -> dict[str, int]:
         )
     with (folder / VALUES_FILE).open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(
-            [
-                "indicator_code",
-                "kind",
-                "period_start",
-                "period_end",
-                "period_label",
-                "value",
-                "commune",
-                "comment",
-                "source",
-                "source_excerpt",
-            ]
-        )
+        writer.writerow(SHEETS["indicator_values"])
         writer.writerows(values)
     return {
         "axes": AXES,

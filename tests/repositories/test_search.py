@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.repositories.search import tsquery, websearch_text
+from app.repositories.search_terms import tsquery, websearch_text
 
 # What the parser treats specially, and a few words (one a stop word) to hang them on.
 PIECES = ("-", " ", '"', "!", "&", "|", "(", ")", "<", "<->", ":*", "or", "OR", "\\", "'", ":")

@@ -2,8 +2,6 @@
 even when transactions commit in another order than they started."""
 
 import asyncio
-import os
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,17 +12,16 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from app.main import PROJECT_ROOT
 from app.repositories.changes import published_triggers
 from app.services.dataset import load_dataset, read_dataset
 from app.services.registry import REGISTRY
 from tests.conftest import (
     CALL_DATASET,
     TEST_DATABASE_URL,
-    free_port,
     migrate,
     plain_url,
     recreate_database,
+    start_uvicorn,
 )
 
 Mirror = dict[str, dict[str, Any]]
@@ -93,34 +90,8 @@ async def feed_server() -> AsyncIterator[FeedServer]:
     async with engine.begin() as connection:
         await load_dataset(AsyncSession(bind=connection), read_dataset(CALL_DATASET))
     await engine.dispose()
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "app.main:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "DATABASE_URL": url, "ENVIRONMENT": "test"},
-    )
-    base = f"http://127.0.0.1:{port}"
+    process, base = await start_uvicorn(url)
     try:
-        async with httpx.AsyncClient() as probe:
-            for _ in range(100):
-                try:
-                    if (await probe.get(f"{base}/ready")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("the feed server did not become ready")
         yield FeedServer(base, plain_url(url))
     finally:
         process.terminate()

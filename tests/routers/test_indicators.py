@@ -11,7 +11,7 @@ import pytest
 import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.services import plan_data
+from app.services import plan_data_write
 from app.services.plan_data import IndicatorRecord, PlanData, ValueRecord
 from tests.conftest import CALL_DATASET
 from tests.routers.test_plan import all_pages
@@ -146,7 +146,7 @@ async def add_series(session: AsyncSession, direction: str, values: list[ValueRe
         direction=direction,
         measures=["5.3.2.2"],
     )
-    await plan_data.write(session, PlanData(indicators=[indicator], values=values))
+    await plan_data_write.write(session, PlanData(indicators=[indicator], values=values))
     await session.flush()
 
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 import yaml
 
-from app.services.dataset import normalize_space
+from app.services.plan_data_checks import normalize_space
 from tests.conftest import CALL_DATASET
 
 LEVELS = ("axes", "ambitions", "objectives", "actions")

@@ -19,7 +19,8 @@ from app.config import Settings
 from app.db import create_database
 from app.main import PROJECT_ROOT
 from app.repositories import dataset as dataset_repository
-from app.services.dataset import DatasetError, load_dataset, read_dataset
+from app.services.dataset import load_dataset, read_dataset
+from app.services.dataset_files import DatasetError
 from tests.conftest import (
     CALL_DATASET,
     CALL_INITIATIVES,

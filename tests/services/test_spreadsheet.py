@@ -14,8 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.main import PROJECT_ROOT
-from app.services import spreadsheet
-from app.services.spreadsheet import SHEETS, SpreadsheetError
+from app.services import spreadsheet, spreadsheet_reading
+from app.services.spreadsheet_sheets import SHEETS, SpreadsheetError
 from tests.conftest import CALL_DATASET, TEST_DATABASE_URL, migrate, recreate_database
 
 SHEET_DATABASE_URL = TEST_DATABASE_URL + "_sheet"
@@ -346,7 +346,7 @@ async def test_an_xlsx_with_wrong_cells_or_no_workbook_at_all(
     extra.append(["x"])
     path = tmp_path / "plan.xlsx"
     workbook.save(path)
-    parsed = spreadsheet.parse_file(path)
+    parsed = spreadsheet_reading.parse_file(path)
     with pytest.raises(SpreadsheetError) as caught:
         await spreadsheet.import_records(session, parsed)
     assert sorted(str(p) for p in caught.value.problems) == [
@@ -360,7 +360,7 @@ async def test_an_xlsx_with_wrong_cells_or_no_workbook_at_all(
     ]
     fake = tmp_path / "fake.xlsx"
     fake.write_bytes(b"PK\x03\x04 not really a zip")
-    problems = spreadsheet.parse_file(fake).problems
+    problems = spreadsheet_reading.parse_file(fake).problems
     assert len(problems) == 1
     assert str(problems[0]).startswith("fake.xlsx: -: not an XLSX workbook")
 
@@ -372,7 +372,7 @@ async def test_missing_and_unknown_columns_are_reported(
     folder.mkdir()
     write_csv(folder / "axes.csv", [["code", "titre", "weight", "weight"], ["1", "x", "1", "1"]])
     with pytest.raises(SpreadsheetError) as caught:
-        await spreadsheet.import_records(session, spreadsheet.parse_file(folder))
+        await spreadsheet.import_records(session, spreadsheet_reading.parse_file(folder))
     assert sorted(str(p) for p in caught.value.problems) == [
         "axes.csv: row 1: column weight appears twice",
         "axes.csv: row 1: missing column description",
@@ -404,9 +404,9 @@ async def test_a_large_file_shows_a_progress_bar(
         for i in range(12_000)
     ]
     write_csv(folder / "indicator_values.csv", rows)
-    parsed = spreadsheet.parse_file(folder, progress=True)
+    parsed = spreadsheet_reading.parse_file(folder, progress=True)
     assert len(parsed.data.values) == 12_000
     assert "indicator_values: 100%" in capsys.readouterr().err
-    small = spreadsheet.parse_file(follow_up_files(tmp_path / "small"), progress=True)
+    small = spreadsheet_reading.parse_file(follow_up_files(tmp_path / "small"), progress=True)
     assert small.rows["indicator_values"] == 2
     assert capsys.readouterr().err == ""

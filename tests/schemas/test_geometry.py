@@ -6,8 +6,7 @@ import pytest
 from shapely import wkt
 from shapely.geometry import Point, box
 
-from app.services.dataset import read_dataset
-from app.services.geometry import (
+from app.schemas.geometry import (
     MAX_VERTICES,
     InvalidGeometryError,
     TerritoryArea,
@@ -15,6 +14,7 @@ from app.services.geometry import (
     territory_area,
     validate_geometry,
 )
+from app.services.dataset import read_dataset
 from tests.conftest import CALL_DATASET
 
 

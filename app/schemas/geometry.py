@@ -1,6 +1,7 @@
 """Checking a geometry that comes from outside, before it is stored.
 
-Used by the dataset loader today and by the public write API later: a GeoJSON geometry (Point,
+Pure (no database): the API models validate a geometry's shape with it, and the services (dataset
+loader, proposals, editing, moderation) check it against the territory. A GeoJSON geometry (Point,
 LineString or Polygon, WGS84 longitude/latitude) is accepted only if it is well formed, valid,
 not empty, has a bounded number of vertices and lies within the territory plus a margin.
 Each refusal says why, so that the client can fix it.
