@@ -230,13 +230,6 @@ async def create_initiative(
         **problem_responses(400, 404, 412, 422),
         428: {"model": Problem, "description": "`If-Match` is required."},
     },
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/InitiativePatch"}}
-            }
-        }
-    },
 )
 async def update_initiative(
     request: Request,
