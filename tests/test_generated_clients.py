@@ -295,7 +295,11 @@ async def samples(live: Live) -> dict[str, str]:
         initiative = (await get("/v1/initiatives", limit=1))["features"][0]
         found["initiative_id"] = str(initiative["id"])
         found["lon"], found["lat"] = map(str, initiative["geometry"]["coordinates"])
-        found["dataset"] = (await get("/v1/datasets"))[0]["identifier"]
+        datasets = await get("/v1/datasets")
+        found["dataset"] = datasets[0]["identifier"]
+        found["geo_dataset"] = next(
+            dataset["identifier"] for dataset in datasets if ".geojson" in json.dumps(dataset)
+        )
         found["feature"] = str(
             (await get("/ogc/collections/initiatives/items", limit=1))["features"][0]["id"]
         )
@@ -389,6 +393,8 @@ def path_values(path: str, samples: dict[str, str], tokens: dict[str, str]) -> d
             values[name] = samples["feature"]
         elif name in {"tileMatrix", "tileRow", "tileCol"}:
             values[name] = "0"
+        elif name == "dataset" and path.endswith(".geojson"):
+            values[name] = samples["geo_dataset"]
         elif name == "key":
             values[name] = samples["milestone_key"]
         elif name == "initiative_id" and "moderation" in path:
