@@ -38,10 +38,6 @@ PACKAGE = "territoire_client"
 METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
 JSON_TYPES = re.compile(r"^application/([a-z.-]+\+)?json$")
 
-pytestmark = pytest.mark.skipif(
-    not (NODE_BIN / "tsc").exists(), reason="clients/node_modules missing: run ./scripts/test"
-)
-
 
 @dataclass
 class Live:
@@ -157,6 +153,7 @@ async def python_client(live: Live) -> Any:
 @pytest.fixture(scope="module")
 async def typescript_client(live: Live) -> Path:
     """A folder with the generated types, the driver and the example, type-checked and built."""
+    assert (NODE_BIN / "tsc").exists(), "no clients/node_modules: ./scripts/test installs it"
     folder = live.folder / "ts"
     folder.mkdir()
     (folder / "node_modules").symlink_to(TOOLS / "node_modules")
