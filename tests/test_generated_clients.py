@@ -198,7 +198,7 @@ def docs_example(language: str) -> str:
 
 
 def generator_warnings(output: str) -> list[str]:
-    return [line for line in output.splitlines() if re.search(r"warn|skipping|error", line, re.I)]
+    return [line for line in output.splitlines() if re.search(r"warn|skipping|error|⚠", line, re.I)]
 
 
 async def test_the_python_client_is_whole_and_type_checks(live: Live, python_client: Any) -> None:

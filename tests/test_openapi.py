@@ -1,5 +1,6 @@
 """The contract third parties generate clients from."""
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -119,3 +120,14 @@ async def test_examples_are_valid_against_their_schemas(client: httpx.AsyncClien
         for example in schema["examples"]:
             errors = [error.message for error in validator.iter_errors(example)]
             assert errors == [], (where, example, errors)
+
+
+async def test_every_operation_id_is_the_one_clients_were_generated_with(
+    client: httpx.AsyncClient,
+) -> None:
+    # A generated client names its functions after the operation ids: renaming one breaks
+    # every caller. tests/fixtures/operation_ids.txt is the list to extend (never to rename).
+    document = await openapi(client)
+    served = sorted(f"{op['operationId']} {m.upper()} {p}" for p, m, op in operations(document))
+    known = (Path(__file__).parent / "fixtures" / "operation_ids.txt").read_text().splitlines()
+    assert served == known
