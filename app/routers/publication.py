@@ -204,7 +204,33 @@ async def export_geojson(
 @router.get(
     "/schemas/{dataset}.json",
     summary="The TableSchema of a dataset's CSV file",
-    responses=problem_responses(400, 404),
+    responses={
+        200: {
+            "description": "A Frictionless TableSchema (https://specs.frictionlessdata.io).",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["fields"],
+                        "properties": {
+                            "fields": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["name", "type"],
+                                    "properties": {
+                                        "name": {"type": "string"},
+                                        "type": {"type": "string"},
+                                    },
+                                },
+                            }
+                        },
+                    }
+                }
+            },
+        },
+        **problem_responses(400, 404),
+    },
 )
 async def get_table_schema(
     request: Request, dataset: DatasetId, session: SnapshotSessionDep
