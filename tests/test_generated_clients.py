@@ -104,6 +104,8 @@ async def live(
             "SMTP_PORT": str(controller.port),
             "RESPONSE_CACHE": "false",
             "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+            # Several clients propose from one address within a minute.
+            "RATE_LIMIT_PROPOSALS": "60/minute",
         },
     )
     try:
@@ -372,10 +374,9 @@ def path_values(path: str, samples: dict[str, str], tokens: dict[str, str]) -> d
     values: dict[str, str] = {}
     for name in re.findall(r"{(\w+)}", path):
         if name == "code":
-            segment = path.split("/")[-2] if path.endswith("{code}") else path.split("/")[2]
-            segment = path.split("/")[3] if path.startswith("/v1/club/") else segment
-            segment = path.split("/")[2] if path.count("{") > 1 else segment
-            values[name] = samples["indicator"] if "indicators" in path else samples[segment]
+            # /v1/<level>/{code}…, /v1/indicators/{code}…, /v1/club/actions/{code}…
+            level = path.split("/")[3 if path.startswith("/v1/club/") else 2]
+            values[name] = samples["indicator"] if level == "indicators" else samples[level]
         elif name == "token":
             values[name] = (
                 tokens["proposal"]
