@@ -69,6 +69,26 @@ def _problem_content(operation: dict[str, Any], has_parameters: bool) -> None:
             response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}
 
 
+def _if_match(operation: dict[str, Any]) -> None:
+    """The routes read `If-Match` from the request itself: declare it where they honour it
+    (412 documented), required where its absence is a 428."""
+    responses = operation.get("responses", {})
+    if "412" not in responses:
+        return
+    parameters: list[dict[str, Any]] = operation.setdefault("parameters", [])
+    if any(p.get("in") == "header" and p.get("name", "").lower() == "if-match" for p in parameters):
+        return
+    parameters.append(
+        {
+            "name": "If-Match",
+            "in": "header",
+            "required": "428" in responses,
+            "description": "The ETag of your last GET of this URL (its `ETag` header).",
+            "schema": {"type": "string", "examples": ['"a1b2c3"']},
+        }
+    )
+
+
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is not None:
         return app.openapi_schema
@@ -84,6 +104,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():
             _problem_content(operation, bool(operation.get("parameters")))
+            _if_match(operation)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)

@@ -153,3 +153,17 @@ ensure_gdal() {
   { command -v ogrinfo >/dev/null 2>&1 && command -v ogr2ogr >/dev/null 2>&1; } \
     || apt_install gdal-bin
 }
+
+# Node.js and the npm tools pinned in clients/ (openapi-typescript, openapi-fetch, TypeScript),
+# for the test that generates and type-checks the TypeScript client: `npm ci` when
+# node_modules is missing or was installed from another package-lock.json.
+ensure_client_tools() {
+  local dir="$ROOT/clients" stamp
+  { command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; } || apt_install nodejs npm
+  stamp=$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -c1-16)
+  if [ "$(cat "$dir/node_modules/.installed" 2>/dev/null)" != "$stamp" ]; then
+    say "npm ci (clients/)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$stamp" > "$dir/node_modules/.installed"
+  fi
+}

@@ -1,8 +1,10 @@
 """The contract third parties generate clients from."""
 
+from pathlib import Path
 from typing import Any
 
 import httpx
+from jsonschema import Draft202012Validator, FormatChecker
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
@@ -82,3 +84,50 @@ async def test_examples_and_geojson_media_type(client: httpx.AsyncClient) -> Non
     assert code["schema"]["examples"] == ["1.2.1.1"]
     assert "Problem" in document["components"]["schemas"]
     assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def schemas_with_examples(node: Any, where: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every schema, nested ones included, that gives `examples`."""
+    if not isinstance(node, dict):
+        return []
+    found = [(where, node)] if isinstance(node.get("examples"), list) else []
+    for key in ("items", "additionalProperties", "not"):
+        found += schemas_with_examples(node.get(key), f"{where}.{key}")
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        for index, child in enumerate(node.get(key) or []):
+            found += schemas_with_examples(child, f"{where}.{key}[{index}]")
+    for name, child in (node.get("properties") or {}).items():
+        found += schemas_with_examples(child, f"{where}.{name}")
+    return found
+
+
+async def test_examples_are_valid_against_their_schemas(client: httpx.AsyncClient) -> None:
+    document = await openapi(client)
+    found = []
+    for name, schema in document["components"]["schemas"].items():
+        found += schemas_with_examples(schema, name)
+    for path, method, operation in operations(document):
+        for parameter in operation.get("parameters", []):
+            where = f"{method.upper()} {path} {parameter['name']}"
+            found += schemas_with_examples(parameter.get("schema"), where)
+        for media in operation.get("requestBody", {}).get("content", {}).values():
+            found += schemas_with_examples(media.get("schema"), f"{method.upper()} {path} body")
+    assert len(found) > 100
+    for where, schema in found:
+        validator = Draft202012Validator(
+            {**schema, "components": document["components"]}, format_checker=FormatChecker()
+        )
+        for example in schema["examples"]:
+            errors = [error.message for error in validator.iter_errors(example)]
+            assert errors == [], (where, example, errors)
+
+
+async def test_every_operation_id_is_the_one_clients_were_generated_with(
+    client: httpx.AsyncClient,
+) -> None:
+    # A generated client names its functions after the operation ids: renaming one breaks
+    # every caller. tests/fixtures/operation_ids.txt is the list to extend (never to rename).
+    document = await openapi(client)
+    served = sorted(f"{op['operationId']} {m.upper()} {p}" for p, m, op in operations(document))
+    known = (Path(__file__).parent / "fixtures" / "operation_ids.txt").read_text().splitlines()
+    assert served == known

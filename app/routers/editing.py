@@ -5,7 +5,7 @@ an action's public history."""
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Request, Response
 from pydantic import BaseModel
 
 from app.auth import EditorDep
@@ -54,10 +54,9 @@ PATCHED = problem_responses(400, 401, 403, 404, 409, 412, 422, 428)
 DELETED = problem_responses(400, 401, 403, 404, 409, 412)
 
 
-def merge_patch(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI: the body may also be sent as a JSON merge patch (RFC 7396)."""
-    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"requestBody": {"content": {"application/merge-patch+json": {"schema": schema}}}}
+# A PATCH body is a JSON merge patch (RFC 7396), declared under that one media type; the server
+# reads it as well when sent as application/json (or without a Content-Type).
+MERGE_PATCH = "application/merge-patch+json"
 
 
 LineKey = Annotated[
@@ -158,7 +157,7 @@ def _plan_routes(collection: str, example: str) -> None:
         return Response(status_code=204)
 
     create.__annotations__["body"] = create_body
-    patch.__annotations__["body"] = patch_body
+    patch.__annotations__["body"] = Annotated[patch_body, Body(media_type=MERGE_PATCH)]
     router.add_api_route(
         f"/{collection}",
         create,
@@ -177,7 +176,6 @@ def _plan_routes(collection: str, example: str) -> None:
         response_model=detail,
         summary=f"Change a {level.name} (editor; JSON merge patch, If-Match)",
         responses=PATCHED,
-        openapi_extra=merge_patch(patch_body),
     )
     router.add_api_route(
         f"/{collection}/{{code}}",
@@ -250,7 +248,6 @@ async def create_budget_line(
     response_model=BudgetLineRecord,
     summary="Change a budget line (editor; JSON merge patch, If-Match)",
     responses=PATCHED,
-    openapi_extra=merge_patch(BudgetPatch),
 )
 async def update_budget_line(
     request: Request,
@@ -259,7 +256,7 @@ async def update_budget_line(
     session: SessionDep,
     code: ActionCode,
     line_key: LineKey,
-    body: BudgetPatch,
+    body: Annotated[BudgetPatch, Body(media_type=MERGE_PATCH)],
 ) -> Any:
     await follow_up_service.get_budget_line(session, code, line_key)
     await require_if_match(request, session)
@@ -320,7 +317,6 @@ async def create_milestone(
     response_model=MilestoneRecord,
     summary="Change a milestone (editor; JSON merge patch, If-Match)",
     responses=PATCHED,
-    openapi_extra=merge_patch(MilestonePatch),
 )
 async def update_milestone(
     request: Request,
@@ -329,7 +325,7 @@ async def update_milestone(
     session: SessionDep,
     code: ActionCode,
     key: MilestoneKey,
-    body: MilestonePatch,
+    body: Annotated[MilestonePatch, Body(media_type=MERGE_PATCH)],
 ) -> Any:
     await follow_up_service.get_milestone(session, code, key)
     await require_if_match(request, session)
@@ -381,7 +377,6 @@ async def create_indicator(
     response_model=IndicatorDetail,
     summary="Change an indicator and what it measures (editor; JSON merge patch, If-Match)",
     responses=PATCHED,
-    openapi_extra=merge_patch(IndicatorPatch),
 )
 async def update_indicator(
     request: Request,
@@ -389,7 +384,7 @@ async def update_indicator(
     caller: WriterDep,
     session: SessionDep,
     code: IndicatorCode,
-    body: IndicatorPatch,
+    body: Annotated[IndicatorPatch, Body(media_type=MERGE_PATCH)],
 ) -> Any:
     await indicator_service.get_indicator(session, code)
     await require_if_match(request, session)
@@ -450,7 +445,6 @@ async def create_indicator_value(
     response_model=IndicatorValueOut,
     summary="Change a value (editor; JSON merge patch, If-Match)",
     responses=PATCHED,
-    openapi_extra=merge_patch(ValuePatch),
 )
 async def update_indicator_value(
     request: Request,
@@ -459,7 +453,7 @@ async def update_indicator_value(
     session: SessionDep,
     code: IndicatorCode,
     value_id: ValueId,
-    body: ValuePatch,
+    body: Annotated[ValuePatch, Body(media_type=MERGE_PATCH)],
 ) -> Any:
     await indicators_service.get_value(session, code, value_id)
     await require_if_match(request, session)

@@ -24,6 +24,13 @@ from app.services.initiative import MAX_DISTANCE_METRES, InitiativeFilters
 router = APIRouter(prefix="/v1", tags=["initiatives"], dependencies=[StrictQuery])
 
 GEOJSON = "application/geo+json"
+
+
+def _geojson(schema: str) -> dict[str, Any]:
+    """A GeoJSON answer described by its named schema (the route's response_model)."""
+    return {GEOJSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+
+
 MAX_PAGE = 1000
 
 
@@ -34,7 +41,7 @@ MAX_PAGE = 1000
     summary="Published initiatives, as a GeoJSON FeatureCollection",
     description="In id order, paged by an opaque `cursor` (`next_cursor`, and the `Link` header).",
     responses={
-        200: {"content": {GEOJSON: {}}, "description": "A page of initiatives."},
+        200: {"content": _geojson("InitiativeCollection"), "description": "A page of initiatives."},
         **problem_responses(400),
     },
 )
@@ -121,7 +128,7 @@ async def list_initiatives(
     response_class=Response,
     summary="One published initiative, as a GeoJSON Feature",
     responses={
-        200: {"content": {GEOJSON: {}}, "description": "The initiative."},
+        200: {"content": _geojson("InitiativeFeature"), "description": "The initiative."},
         **problem_responses(400, 404),
     },
 )
@@ -194,7 +201,10 @@ def _item_url(request: Request, initiative_id: int) -> str:
     "public go through moderation instead. Links to actions: PUT "
     "/v1/initiatives/{id}/actions/{code}.",
     responses={
-        201: {"content": {GEOJSON: {}}, "description": "The initiative, as its URL shows it."},
+        201: {
+            "content": _geojson("InitiativeFeature"),
+            "description": "The initiative, as its URL shows it.",
+        },
         **WRITE_ERRORS,
         **problem_responses(422),
     },
@@ -225,17 +235,10 @@ async def create_initiative(
     "description, category, geometry, location_precision, address, author_name; `null` "
     "clears an optional one.",
     responses={
-        200: {"content": {GEOJSON: {}}, "description": "The initiative, updated."},
+        200: {"content": _geojson("InitiativeFeature"), "description": "The initiative, updated."},
         **WRITE_ERRORS,
         **problem_responses(400, 404, 412, 422),
         428: {"model": Problem, "description": "`If-Match` is required."},
-    },
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/InitiativePatch"}}
-            }
-        }
     },
 )
 async def update_initiative(

@@ -131,13 +131,6 @@ async def get_moderation_initiative(
     "description, category, geometry, location_precision, address, author_name; `null` "
     "clears an optional one.",
     responses=errors(400, 401, 403, 404, 412, 422, 428),
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/InitiativePatch"}}
-            }
-        }
-    },
 )
 async def edit_moderation_initiative(
     request: Request,

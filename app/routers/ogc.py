@@ -319,8 +319,12 @@ TILE_CACHE_CONTROL = "public, max-age=60, must-revalidate"
     "/collections/{collectionId}/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}",
     summary="A vector tile (Mapbox Vector Tile, WebMercatorQuad)",
     description="Initiatives and communes. Strong `ETag`; `If-None-Match` gives a 304.",
+    response_class=Response,
     responses={
-        200: {"content": {service.MVT: {}}, "description": "The tile (may be empty)."},
+        200: {
+            "content": {service.MVT: {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The tile (may be empty).",
+        },
         304: {"description": "The tile has not changed."},
         **problem_responses(400, 404),
     },

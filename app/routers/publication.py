@@ -55,9 +55,13 @@ def figures_cache(request: Request) -> FiguresCache:
     return cache
 
 
-def _file(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+def _file(
+    media_type: str, description: str, schema: dict[str, Any] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """A file answer; `schema` for the JSON ones (the others are text or bytes)."""
+    schema = schema or {"type": "string"}
     return {
-        200: {"description": description, "content": {media_type: {"schema": {"type": "string"}}}},
+        200: {"description": description, "content": {media_type: {"schema": schema}}},
         **problem_responses(400, 404),
     }
 
@@ -89,7 +93,11 @@ CATALOG_DESCRIPTION = (
     response_class=Response,
     summary="The DCAT catalog, as JSON-LD",
     description=CATALOG_DESCRIPTION,
-    responses=_file("application/ld+json", "The catalog (JSON-LD)."),
+    responses=_file(
+        "application/ld+json",
+        "The catalog (JSON-LD).",
+        {"type": "object", "required": ["@context"], "description": "A JSON-LD document."},
+    ),
 )
 async def get_catalog_jsonld(
     request: Request, session: SnapshotSessionDep, page: CatalogPage = 1
@@ -158,7 +166,11 @@ async def export_csv(request: Request, dataset: DatasetId, session: SnapshotSess
     response_class=Response,
     summary="Export a whole dataset as JSON",
     description="A JSON array of the dataset's records, in key order.",
-    responses=_file("application/json", "The dataset as a JSON array."),
+    responses=_file(
+        "application/json",
+        "The dataset as a JSON array.",
+        {"type": "array", "items": {"type": "object"}},
+    ),
 )
 async def export_json(
     request: Request, dataset: DatasetId, session: SnapshotSessionDep
@@ -171,7 +183,18 @@ async def export_json(
     response_class=Response,
     summary="Export a geographic dataset as GeoJSON",
     description="A GeoJSON FeatureCollection (RFC 7946, WGS84) of the dataset's records.",
-    responses=_file("application/geo+json", "The dataset as GeoJSON."),
+    responses=_file(
+        "application/geo+json",
+        "The dataset as GeoJSON.",
+        {
+            "type": "object",
+            "required": ["type", "features"],
+            "properties": {
+                "type": {"const": "FeatureCollection"},
+                "features": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+    ),
 )
 async def export_geojson(
     request: Request, dataset: GeographicDatasetId, session: SnapshotSessionDep
@@ -182,7 +205,33 @@ async def export_geojson(
 @router.get(
     "/schemas/{dataset}.json",
     summary="The TableSchema of a dataset's CSV file",
-    responses=problem_responses(400, 404),
+    responses={
+        200: {
+            "description": "A Frictionless TableSchema (https://specs.frictionlessdata.io).",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["fields"],
+                        "properties": {
+                            "fields": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["name", "type"],
+                                    "properties": {
+                                        "name": {"type": "string"},
+                                        "type": {"type": "string"},
+                                    },
+                                },
+                            }
+                        },
+                    }
+                }
+            },
+        },
+        **problem_responses(400, 404),
+    },
 )
 async def get_table_schema(
     request: Request, dataset: DatasetId, session: SnapshotSessionDep

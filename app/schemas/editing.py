@@ -21,7 +21,13 @@ from app.models.follow_up import (
 )
 from app.models.participation import Scope
 from app.models.plan import ActionStatus, DatePrecision
-from app.schemas.common import CODE_PATTERN, INSEE_PATTERN, ApiModel, _printable
+from app.schemas.common import (
+    CODE_PATTERN,
+    INSEE_PATTERN,
+    ApiModel,
+    GeometryMapping,
+    _printable,
+)
 
 TITLE_MAX = 500
 TEXT_MAX = 20_000
@@ -86,7 +92,7 @@ class ActionFields(Body):
     start_date: dt.date | None = None
     start_date_precision: DatePrecision | None = None
     end_date: dt.date | None = None
-    geometry: dict[str, Any] | None = Field(
+    geometry: GeometryMapping | None = Field(
         default=None, description="GeoJSON Point, LineString or Polygon (WGS84) in the territory."
     )
     progress: Percent | None = Field(default=None, description="0 to 100; null: from milestones.")
@@ -280,7 +286,7 @@ class NewKeyOut(KeyOut):
     secret: str = Field(description="The whole key, shown this once: store it now.")
 
 
-class Actor(ApiModel):
+class AuditActor(ApiModel):
     actor: str | None = Field(description="key:<id>, public, cli, or null (a migration, a load).")
     key_id: int | None
     key_name: str | None
@@ -290,7 +296,7 @@ class AuditEntry(ApiModel):
     id: int
     changed_at: dt.datetime
     transaction_id: int
-    actor: Actor
+    actor: AuditActor
     operation: Literal["insert", "update", "delete"]
     table: str
     record_key: str

@@ -13,7 +13,7 @@ from pydantic import (
 )
 
 from app.models.initiative import InitiativeStatus, LocationPrecision, ModerationReason
-from app.schemas.common import ApiModel, _printable, code_pattern
+from app.schemas.common import ApiModel, GeometryMapping, _printable, code_pattern
 from app.schemas.geometry import InvalidGeometryError, validate_geometry
 
 MAX_TITLE = 200
@@ -62,7 +62,7 @@ Category = Annotated[
     str, Field(pattern=code_pattern(1), description="Code of an axis of the plan.", examples=["3"])
 ]
 GeometryIn = Annotated[
-    dict[str, Any],
+    GeometryMapping,
     AfterValidator(_geometry),
     Field(
         description="GeoJSON Point, LineString or Polygon in WGS84 (longitude, latitude), valid, "

@@ -1,12 +1,12 @@
 """Public writes: a proposal (an initiative submitted for moderation) and a support."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from app.models.initiative import InitiativeStatus, ModerationReason
-from app.schemas.common import ApiModel, _printable, code_pattern
+from app.schemas.common import ApiModel, GeometryMapping, _printable, code_pattern
 
 TOKEN_PATTERN = r"^[A-Za-z0-9_-]{43}$"  # noqa: S105 (a pattern, not a secret)
 
@@ -27,19 +27,6 @@ Supporter = Annotated[
 ]
 
 
-GEOMETRY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "A GeoJSON Point, LineString or Polygon in WGS84 (longitude, latitude): "
-    "valid, at most 5 000 vertices, within 2 km of the territory.",
-    "required": ["type", "coordinates"],
-    "properties": {
-        "type": {"enum": ["Point", "LineString", "Polygon"]},
-        "coordinates": {"type": "array"},
-    },
-    "examples": [{"type": "Point", "coordinates": [2.8282, 50.4268]}],
-}
-
-
 class ProposalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -53,7 +40,10 @@ class ProposalIn(BaseModel):
         description="Code of an axis of the plan.",
         examples=["4"],
     )
-    geometry: dict[str, Any] = Field(json_schema_extra=GEOMETRY_SCHEMA)
+    geometry: GeometryMapping = Field(
+        description="Valid, at most 5 000 vertices, within 2 km of the territory.",
+        examples=[{"type": "Point", "coordinates": [2.8282, 50.4268]}],
+    )
     address: Address | None = Field(
         default=None,
         description="Where it is, as the proposer writes it (public once published).",

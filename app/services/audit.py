@@ -13,7 +13,7 @@ from app.repositories import editing as repository
 from app.schemas.common import Page
 from app.schemas.editing import (
     ActionHistory,
-    Actor,
+    AuditActor,
     AuditEntry,
     DeletionOut,
     HistoryEntry,
@@ -59,7 +59,7 @@ async def audit_page(
             id=row["id"],
             changed_at=row["changed_at"],
             transaction_id=row["transaction_id"],
-            actor=Actor(actor=row["actor"], key_id=row["key_id"], key_name=row["key_name"]),
+            actor=AuditActor(actor=row["actor"], key_id=row["key_id"], key_name=row["key_name"]),
             operation=row["operation"],
             table=row["table_name"],
             record_key=row["record_key"],
