@@ -15,7 +15,7 @@ from app.repositories.collections import TILED
 from app.routers.params import StrictQuery
 from app.schemas.ogc import (
     Collection,
-    Collections,
+    CollectionList,
     Conformance,
     FeatureCollection,
     FeatureWithLinks,
@@ -135,7 +135,7 @@ async def ogc_openapi(request: Request) -> Response:
 @router.get(
     "/collections",
     summary="The feature collections",
-    responses={**ok(Collections, service.HTML), **problem_responses(400)},
+    responses={**ok(CollectionList, service.HTML), **problem_responses(400)},
 )
 async def ogc_collections(request: Request, reader: ReaderDep, f: Encoding = None) -> Response:
     encoding = negotiate(request, f)

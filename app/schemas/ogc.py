@@ -68,7 +68,11 @@ class Collection(OgcModel):
     links: list[Link]
 
 
-class Collections(OgcModel):
+# Not `Collections`: a generated Python client would name a local variable after both the model
+# and its `collections` member.
+class CollectionList(OgcModel):
+    """The feature collections, each described as at its own URL."""
+
     links: list[Link]
     collections: list[Collection]
 
