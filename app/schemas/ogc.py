@@ -9,12 +9,19 @@ the server always sends is required; one it sends only sometimes is optional but
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
+
+
+def _title(name: str, _: Any) -> str:
+    return name.strip("_").replace("_", " ").capitalize()
 
 
 class OgcModel(BaseModel):
     """Members a model does not name are allowed (the schemas set no `additionalProperties`)."""
+
+    # Titles from the Python names: "Number returned", not "Numberreturned" from the alias.
+    model_config = ConfigDict(field_title_generator=_title)
 
 
 class Link(OgcModel):
