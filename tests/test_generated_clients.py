@@ -536,6 +536,11 @@ async def test_every_ogc_answer_follows_its_declared_schema(live: Live) -> None:
             for crs in described["crs"]:
                 await check(one, f"{url}/items/{feature_id}", crs=crs)
             await check(one, f"{url}/items/{feature_id}", f="json")
+            for path, html in ((items, url + "/items"), (one, f"{url}/items/{feature_id}")):
+                page_html = await http.get(html, params={"f": "html"})
+                assert page_html.headers["content-type"].startswith("text/html"), html
+                content = operation(path)["responses"]["200"]["content"]
+                assert content["text/html"]["schema"] == {"type": "string"}, path
     assert set(checked) == {p for p in paths if p.startswith("/ogc") and "/tiles/" not in p}
 
 
