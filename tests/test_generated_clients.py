@@ -470,6 +470,80 @@ async def test_every_get_route_answers_as_its_contract_says(
     assert len(checked) == sum(1 for _, m, _ in operations(live.contract) if m == "get")
 
 
+def answer_errors(
+    contract: dict[str, Any], operation: dict[str, Any], answer: httpx.Response
+) -> list[str]:
+    """How a 200 JSON answer departs from the schema its operation declares for its media type."""
+    assert answer.status_code == 200, (str(answer.url), answer.text[:500])
+    media_type = answer.headers["content-type"].split(";")[0]
+    content = operation["responses"]["200"]["content"]
+    schema = next(
+        (content[name].get("schema") for name in content if name.split(";")[0] == media_type),
+        None,
+    )
+    assert JSON_TYPES.match(media_type), (str(answer.url), media_type)
+    assert schema, (str(answer.url), media_type, "no schema declared")
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator(contract, schema).iter_errors(answer.json())
+    ]
+
+
+async def test_every_ogc_answer_follows_its_declared_schema(live: Live) -> None:
+    """The OGC routes build their answers as bytes: every collection, JSON and GeoJSON, each
+    CRS, filtered pages and the pages their `next` links lead to, one feature of each."""
+    paths = live.contract["paths"]
+    collection_path = "/ogc/collections/{collectionId}"
+
+    def operation(path: str) -> dict[str, Any]:
+        found: dict[str, Any] = paths[path]["get"]
+        return found
+
+    checked: dict[str, int] = {}
+    async with httpx.AsyncClient(base_url=live.url, timeout=60) as http:
+
+        async def check(path: str, url: str, **params: Any) -> Any:
+            answer = await http.get(url, params=params)
+            assert answer_errors(live.contract, operation(path), answer) == [], (url, params)
+            checked[path] = checked.get(path, 0) + 1
+            return answer.json()
+
+        for path in ("/ogc", "/ogc/conformance", "/ogc/collections", "/ogc/api"):
+            await check(path, path)
+            if "f" in {p["name"] for p in operation(path).get("parameters", [])}:
+                await check(path, path, f="json")
+        collections = (await http.get("/ogc/collections")).json()["collections"]
+        assert {c["id"] for c in collections} >= {"initiatives", "communes", "actions"}
+        for collection in collections:
+            url = f"/ogc/collections/{collection['id']}"
+            described = await check(collection_path, url, f="json")
+            assert "extent" in described, url  # the fixtures place features in each one
+            await check(collection_path + "/queryables", url + "/queryables")
+            items = collection_path + "/items"
+            page = await check(items, url + "/items", limit=2)
+            await check(items, url + "/items", f="json", limit=2)
+            next_links = [link["href"] for link in page["links"] if link["rel"] == "next"]
+            assert next_links, (url, "two features per page: the fixtures have more")
+            following = await http.get(next_links[0])
+            assert answer_errors(live.contract, operation(items), following) == [], next_links
+            for crs in described["crs"]:
+                await check(items, url + "/items", crs=crs, limit=3)
+            await check(items, url + "/items", bbox="-180,-90,180,90", datetime="2000-01-01/..")
+            await check(items, url + "/items", filter="1 = 0")  # an empty page
+            await check(items, url + "/items", limit=10_000)  # the whole collection
+            one = collection_path + "/items/{featureId}"
+            feature_id = page["features"][0]["id"]
+            for crs in described["crs"]:
+                await check(one, f"{url}/items/{feature_id}", crs=crs)
+            await check(one, f"{url}/items/{feature_id}", f="json")
+            for path, html in ((items, url + "/items"), (one, f"{url}/items/{feature_id}")):
+                page_html = await http.get(html, params={"f": "html"})
+                assert page_html.headers["content-type"].startswith("text/html"), html
+                content = operation(path)["responses"]["200"]["content"]
+                assert content["text/html"]["schema"] == {"type": "string"}, path
+    assert set(checked) == {p for p in paths if p.startswith("/ogc") and "/tiles/" not in p}
+
+
 # --- the Python client against the server -----------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Header, Path, Query, Request
+from pydantic import BaseModel
 from starlette.responses import FileResponse, HTMLResponse, Response
 
 from app.db import ReaderDep
@@ -12,6 +13,16 @@ from app.errors import NotFoundError
 from app.openapi import openapi_30
 from app.repositories.collections import TILED
 from app.routers.params import StrictQuery
+from app.schemas.ogc import (
+    Collection,
+    CollectionList,
+    Conformance,
+    FeatureCollection,
+    FeatureWithLinks,
+    LandingPage,
+    OpenApiDocument,
+    Queryables,
+)
 from app.schemas.problem import problem_responses
 from app.services import ogc as service
 from app.services import ogc_html
@@ -70,15 +81,23 @@ def json_response(document: Any, media_type: str = service.JSON) -> Response:
     return Response(orjson.dumps(document), media_type=media_type)
 
 
-OK_JSON_HTML: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/json": {}, "text/html": {}}, "description": "The resource."}
-}
+def ok(
+    model: type[BaseModel], *media_types: str, description: str = "The resource."
+) -> dict[int | str, dict[str, Any]]:
+    """A 200 whose JSON answers (`application/json` and `media_types`) follow `model`; HTML
+    answers are text."""
+    reference = {"$ref": f"#/components/schemas/{model.__name__}"}
+    content = {
+        media_type: {"schema": {"type": "string"} if media_type == service.HTML else reference}
+        for media_type in media_types
+    }
+    return {200: {"model": model, "content": content, "description": description}}
 
 
 @router.get(
     "",
     summary="OGC API – Features landing page",
-    responses={**OK_JSON_HTML, **problem_responses(400)},
+    responses={**ok(LandingPage, service.HTML), **problem_responses(400)},
 )
 async def ogc_landing(request: Request, f: Encoding = None) -> Response:
     encoding = negotiate(request, f)
@@ -91,7 +110,7 @@ async def ogc_landing(request: Request, f: Encoding = None) -> Response:
 @router.get(
     "/conformance",
     summary="Conformance classes implemented",
-    responses={**OK_JSON_HTML, **problem_responses(400)},
+    responses={**ok(Conformance, service.HTML), **problem_responses(400)},
 )
 async def ogc_conformance(request: Request, f: Encoding = None) -> Response:
     encoding = negotiate(request, f)
@@ -105,7 +124,7 @@ async def ogc_conformance(request: Request, f: Encoding = None) -> Response:
     "/api",
     summary="The API definition as OpenAPI 3.0",
     responses={
-        **{200: {"content": {service.OPENAPI_30: {}}, "description": "OpenAPI 3.0 document."}},
+        **ok(OpenApiDocument, service.OPENAPI_30, description="OpenAPI 3.0 document."),
         **problem_responses(400),
     },
 )
@@ -116,7 +135,7 @@ async def ogc_openapi(request: Request) -> Response:
 @router.get(
     "/collections",
     summary="The feature collections",
-    responses={**OK_JSON_HTML, **problem_responses(400)},
+    responses={**ok(CollectionList, service.HTML), **problem_responses(400)},
 )
 async def ogc_collections(request: Request, reader: ReaderDep, f: Encoding = None) -> Response:
     encoding = negotiate(request, f)
@@ -129,7 +148,7 @@ async def ogc_collections(request: Request, reader: ReaderDep, f: Encoding = Non
 @router.get(
     "/collections/{collectionId}",
     summary="One feature collection",
-    responses={**OK_JSON_HTML, **problem_responses(400, 404)},
+    responses={**ok(Collection, service.HTML), **problem_responses(400, 404)},
 )
 async def ogc_collection(
     request: Request, reader: ReaderDep, collection_id: CollectionId, f: Encoding = None
@@ -146,7 +165,7 @@ async def ogc_collection(
     "/collections/{collectionId}/queryables",
     summary="The properties `filter` may use, as JSON Schema",
     responses={
-        200: {"content": {service.SCHEMA_JSON: {}}, "description": "JSON Schema."},
+        **ok(Queryables, service.SCHEMA_JSON, description="JSON Schema."),
         **problem_responses(400, 404),
     },
 )
@@ -164,12 +183,7 @@ CrsParam = Annotated[
         examples=["http://www.opengis.net/def/crs/EPSG/0/2154"],
     ),
 ]
-OK_FEATURES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "content": {"application/geo+json": {}, "text/html": {}},
-        "description": "GeoJSON (RFC 7946 when the CRS is CRS84), or HTML with a map.",
-    }
-}
+FEATURES_DESCRIPTION = "GeoJSON (RFC 7946 when the CRS is CRS84), or HTML with a map."
 
 
 @router.get(
@@ -178,7 +192,10 @@ OK_FEATURES: dict[int | str, dict[str, Any]] = {
     description="Filters: `bbox` (with `bbox-crs`), `datetime`, and a CQL2 `filter` (text or "
     "JSON, see the queryables). Pages follow the `next` link (an opaque keyset cursor); "
     f"`limit` above {MAX_LIMIT} is clamped. `numberMatched` is given only when exact.",
-    responses={**OK_FEATURES, **problem_responses(400, 404)},
+    responses={
+        **ok(FeatureCollection, service.GEOJSON, service.HTML, description=FEATURES_DESCRIPTION),
+        **problem_responses(400, 404),
+    },
 )
 async def get_features(
     request: Request,
@@ -288,7 +305,10 @@ async def get_features(
 @router.get(
     "/collections/{collectionId}/items/{featureId}",
     summary="One feature",
-    responses={**OK_FEATURES, **problem_responses(400, 404)},
+    responses={
+        **ok(FeatureWithLinks, service.GEOJSON, service.HTML, description=FEATURES_DESCRIPTION),
+        **problem_responses(400, 404),
+    },
 )
 async def get_feature(
     request: Request,
