@@ -153,3 +153,24 @@ ensure_gdal() {
   { command -v ogrinfo >/dev/null 2>&1 && command -v ogr2ogr >/dev/null 2>&1; } \
     || apt_install gdal-bin
 }
+
+# The browser libraries of the explorer (web/package-lock.json: MapLibre GL JS, and axe-core for
+# the accessibility tests), installed with npm and their files copied to app/static/vendor/
+# (git-ignored), from which the service serves them: no CDN. Installs Debian's nodejs and npm
+# when node is absent. Re-runs npm only when the lock file changed.
+ensure_web_assets() {
+  local web="$ROOT/web" vendor="$ROOT/app/static/vendor" stamp
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+  fi
+  stamp=$(sha256sum "$web/package-lock.json" | cut -c1-16)
+  if [ "$(cat "$web/node_modules/.installed" 2>/dev/null)" != "$stamp" ]; then
+    say "npm ci (web/)"
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$stamp" > "$web/node_modules/.installed"
+  fi
+  mkdir -p "$vendor/maplibre-gl"
+  cp "$web/node_modules/maplibre-gl/dist/maplibre-gl.js" \
+    "$web/node_modules/maplibre-gl/dist/maplibre-gl.css" \
+    "$web/node_modules/maplibre-gl/LICENSE.txt" "$vendor/maplibre-gl/"
+}
