@@ -1,0 +1,246 @@
+"""The explorer: server-rendered pages for residents at `/` (French first, English when the
+browser asks), the embeddable widgets, and their assets. The pages read through the services the
+JSON API uses; their scripts (map, proposal, support, widgets) call the public JSON API."""
+
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from app.db import ReaderDep, SessionDep
+from app.errors import InvalidParameterError, NotFoundError
+from app.models.plan import ActionStatus
+from app.schemas.common import INSEE_PATTERN, SearchText, code_pattern
+from app.services import explorer as service
+from app.services import search as search_service
+from app.services.explorer_text import choose_language, status_label, translate
+
+APP_ROOT = FilePath(__file__).resolve().parent.parent
+ASSETS_PATH = "/assets/explorer"
+VENDOR_PATH = "/assets/vendor"
+
+router = APIRouter(include_in_schema=False)
+
+templates = Environment(
+    loader=FileSystemLoader(APP_ROOT / "templates" / "explorer"),
+    autoescape=select_autoescape(("html",)),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+Lang = Annotated[str | None, Query(max_length=5)]
+ActionCode = Annotated[str, Path(pattern=code_pattern(4), max_length=40)]
+Insee = Annotated[str, Path(pattern=INSEE_PATTERN)]
+
+
+def _money(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}".replace(",", "\u202f") + "\u00a0€"
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}\u00a0%"
+
+
+def _render(
+    request: Request, template: str, language: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    root = request.scope.get("root_path", "")
+    # Absolute, for the snippets pasted on other sites: the configured address, else this one.
+    base = (request.app.state.settings.public_base_url or str(request.base_url)).rstrip("/")
+    body = templates.get_template(template).render(
+        lang=language,
+        t=lambda key: translate(language, key),
+        status_label=lambda status: status_label(language, status),
+        money=_money,
+        percent=_percent,
+        root=root,
+        assets=root + ASSETS_PATH,
+        vendor=root + VENDOR_PATH,
+        base=base,
+        path=request.url.path,
+        **context,
+    )
+    # The language follows Accept-Language (and `lang`): shared caches keep one copy per value.
+    headers = {"Content-Language": language, "Vary": "Accept-Language"}
+    return HTMLResponse(body, status_code=status_code, headers=headers)
+
+
+def _not_found(request: Request, language: str, error: NotFoundError) -> HTMLResponse:
+    return _render(request, "not_found.html", language, status_code=404, detail=str(error))
+
+
+def _language(request: Request, lang: str | None) -> str:
+    return choose_language(lang, request.headers.get("accept-language"))
+
+
+def _wants_json(request: Request) -> bool:
+    """Whether the client prefers JSON to HTML (an API client asking `/`)."""
+    accept = request.headers.get("accept", "")
+    if not accept or "text/html" in accept:
+        return False
+    return "json" in accept
+
+
+@router.get("/")
+async def home(request: Request, session: SessionDep, lang: Lang = None) -> Response:
+    if _wants_json(request):
+        # `/` had no route before the explorer: a JSON client gets where to go.
+        root = request.scope.get("root_path", "")
+        return JSONResponse(
+            {
+                "title": request.app.title,
+                "links": [
+                    {"rel": "service-desc", "href": f"{root}/openapi.json"},
+                    {"rel": "service-doc", "href": f"{root}/docs"},
+                    {"rel": "data", "href": f"{root}/v1/territory"},
+                    {"rel": "ogc", "href": f"{root}/ogc"},
+                    {"rel": "alternate", "type": "text/html", "href": f"{root}/"},
+                ],
+            },
+            headers={"Vary": "Accept"},
+        )
+    language = _language(request, lang)
+    page = await service.home(session)
+    response = _render(request, "home.html", language, page=page)
+    response.headers["Vary"] = "Accept, Accept-Language"
+    return response
+
+
+@router.get("/action/{code}")
+async def action(
+    request: Request, session: SessionDep, reader: ReaderDep, code: ActionCode, lang: Lang = None
+) -> HTMLResponse:
+    language = _language(request, lang)
+    try:
+        page = await service.action_page(session, reader, request, code)
+    except NotFoundError as error:
+        return _not_found(request, language, error)
+    return _render(request, "action.html", language, page=page)
+
+
+@router.get("/commune/{insee}")
+async def commune(
+    request: Request, session: SessionDep, reader: ReaderDep, insee: Insee, lang: Lang = None
+) -> HTMLResponse:
+    language = _language(request, lang)
+    try:
+        page = await service.commune_page(session, reader, request, insee)
+    except NotFoundError as error:
+        return _not_found(request, language, error)
+    return _render(request, "commune.html", language, page=page)
+
+
+@router.get("/map")
+async def map_page(
+    request: Request,
+    session: SessionDep,
+    reader: ReaderDep,
+    lang: Lang = None,
+    axis: Annotated[str | None, Query(pattern=code_pattern(1))] = None,
+    commune: Annotated[str | None, Query(pattern=INSEE_PATTERN)] = None,
+    status: Annotated[ActionStatus | None, Query()] = None,
+) -> HTMLResponse:
+    language = _language(request, lang)
+    home = await service.home(session)
+    initiatives = await service.map_initiatives(session, reader, request, axis, commune)
+    return _render(
+        request,
+        "map.html",
+        language,
+        page=home,
+        communes=await service.communes(session),
+        initiatives=initiatives,
+        statuses=[s.value for s in ActionStatus],
+        chosen={"axis": axis, "commune": commune, "status": status.value if status else None},
+    )
+
+
+@router.get("/search")
+async def search(
+    request: Request,
+    session: SessionDep,
+    lang: Lang = None,
+    q: Annotated[SearchText | None, Query()] = None,
+) -> HTMLResponse:
+    language = _language(request, lang)
+    hits = None
+    problem = None
+    if q:
+        filters = search_service.search_filters(
+            datasets=None,
+            commune=None,
+            plan={},
+            statuses=None,
+            updated_since=None,
+            bbox=None,
+            near=None,
+        )
+        try:
+            page = await search_service.search(session, q, filters, None, 50, str(request.base_url))
+            hits = [(hit, service.explorer_path(hit.dataset, hit.key)) for hit in page.items]
+        except InvalidParameterError as error:  # shown beside the box, as the API says it
+            problem = error.detail
+    return _render(request, "search.html", language, q=q or "", hits=hits, problem=problem)
+
+
+# --- widgets -------------------------------------------------------------------------------------
+
+
+@router.get("/widgets/plan")
+async def widget_plan(request: Request, session: SessionDep, lang: Lang = None) -> HTMLResponse:
+    language = _language(request, lang)
+    return _render(request, "widget_plan.html", language, page=await service.home(session))
+
+
+@router.get("/widgets/action/{code}")
+async def widget_action(
+    request: Request, session: SessionDep, code: ActionCode, lang: Lang = None
+) -> HTMLResponse:
+    language = _language(request, lang)
+    try:
+        action = await service.action_card(session, code)
+    except NotFoundError as error:
+        return _not_found(request, language, error)
+    return _render(request, "widget_action.html", language, action=action)
+
+
+@router.get("/widgets/commune/{insee}")
+async def widget_commune(
+    request: Request, session: SessionDep, insee: Insee, lang: Lang = None
+) -> HTMLResponse:
+    language = _language(request, lang)
+    try:
+        card = await service.commune_card(session, insee)
+    except NotFoundError as error:
+        return _not_found(request, language, error)
+    return _render(request, "widget_commune.html", language, card=card)
+
+
+@router.get("/widgets/map")
+async def widget_map(
+    request: Request,
+    session: SessionDep,
+    lang: Lang = None,
+    axis: Annotated[str | None, Query(pattern=code_pattern(1))] = None,
+    commune: Annotated[str | None, Query(pattern=INSEE_PATTERN)] = None,
+) -> HTMLResponse:
+    language = _language(request, lang)
+    territory = await service.territory_summary(session)
+    return _render(
+        request, "widget_map.html", language, territory=territory, axis=axis, commune=commune
+    )
+
+
+def mount_assets(app: FastAPI) -> None:
+    app.mount(ASSETS_PATH, StaticFiles(directory=APP_ROOT / "static" / "explorer"), name="explorer")
+    # check_dir off: the vendor folder is filled by scripts/lib.sh (npm), absent in a bare clone.
+    app.mount(
+        VENDOR_PATH,
+        StaticFiles(directory=APP_ROOT / "static" / "vendor", check_dir=False),
+        name="vendor",
+    )
