@@ -36,7 +36,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "status_breakdown": ("Les actions par statut", "Actions by status"),
     "status": ("Statut", "Status"),
     "count": ("Nombre", "Count"),
-    "unknown": ("Inconnu", "Unknown"),
+    "unknown": ("Non renseigné", "Not stated"),
     "budget": ("Budget", "Budget"),
     "planned": ("Prévu", "Planned"),
     "actual": ("Réalisé", "Spent"),

@@ -1,0 +1,207 @@
+"""The explorer's pages as the server sends them (what a browser without JavaScript reads): their
+text, language, content negotiation at `/`, caching headers, and escaping."""
+
+import html
+import re
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.services import keys
+
+
+def text_of(page: str) -> str:
+    """The page's visible text, roughly: tags out, entities decoded, spaces collapsed."""
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+async def test_the_home_page_shows_the_summary_and_the_whole_plan(
+    client: httpx.AsyncClient,
+) -> None:
+    territory = (await client.get("/v1/territory")).json()
+    tree = (await client.get("/v1/plan")).json()
+    response = await client.get("/", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["content-language"] == "fr"
+    assert "Accept-Language" in response.headers["vary"]
+    assert response.headers["etag"]
+    page = response.text
+    shown = text_of(page)
+    assert '<html lang="fr">' in page
+    assert territory["name"] in shown
+    counts = territory["plan_counts"]
+    assert f"Actions {counts['actions']['declared']} {counts['actions']['loaded']}" in shown
+    for entry in territory["action_status_breakdown"]:
+        assert f"{entry['label_fr']} {entry['count']}" in shown
+    codes = []
+    for axis in tree["axes"]:
+        assert axis["title"] in shown
+        assert axis["progress"]["formula"] in shown  # how each figure was computed
+        for ambition in axis["ambitions"]:
+            for objective in ambition["objectives"]:
+                codes += [action["code"] for action in objective["actions"]]
+    assert codes
+    assert re.findall(r'href="/action/([0-9.]+)"', page) == codes
+    assert "<territoire-plan></territoire-plan>" in html.unescape(page)  # the snippet
+
+
+async def test_english_when_the_browser_asks_french_otherwise(client: httpx.AsyncClient) -> None:
+    cases = {
+        "en-GB,en;q=0.9,fr;q=0.5": "en",
+        "fr-FR,fr;q=0.9,en;q=0.8": "fr",
+        "de-DE,en;q=0.5": "en",
+        "de-DE": "fr",
+        "": "fr",
+    }
+    for header, language in cases.items():
+        response = await client.get("/", headers={"Accept-Language": header})
+        assert response.headers["content-language"] == language, header
+        assert f'<html lang="{language}">' in response.text
+    english = await client.get("/?lang=en", headers={"Accept-Language": "fr"})
+    assert "The plan" in english.text
+    assert "Avancement" not in text_of(english.text)
+
+
+async def test_json_clients_asking_the_root_get_links_not_html(client: httpx.AsyncClient) -> None:
+    response = await client.get("/", headers={"Accept": "application/json"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    rels = {link["rel"]: link["href"] for link in response.json()["links"]}
+    assert rels["service-desc"] == "/openapi.json"
+    assert rels["alternate"] == "/"
+    for path in ("/docs", "/redoc"):
+        assert (await client.get(path)).headers["content-type"].startswith("text/html")
+    schema = (await client.get("/openapi.json")).json()
+    explorer = ("/", "/map", "/search", "/action/", "/commune/", "/widgets/", "/assets/")
+    assert not [p for p in schema["paths"] if p == "/" or p.startswith(explorer[1:])]
+
+
+async def test_an_action_page_has_its_timeline_budget_indicators_and_tables(
+    client: httpx.AsyncClient,
+) -> None:
+    actions = (await client.get("/v1/actions?limit=200")).json()["items"]
+    shown_any_chart = False
+    for item in actions:
+        action = (await client.get(f"/v1/actions/{item['code']}")).json()
+        if not (action["milestones"] or action["indicators"] or action["budget_lines"]):
+            continue
+        response = await client.get(f"/action/{item['code']}")
+        assert response.status_code == 200
+        page = response.text
+        shown = text_of(page)
+        assert action["title"] in shown
+        assert action["axis"]["title"] in shown
+        for milestone in action["milestones"]:
+            assert milestone["title"] in shown
+            assert milestone["date"] in shown
+        for line in action["budget_lines"]:
+            assert str(line["year"]) in shown
+        # One figure per indicator, and a table of its values beside every chart.
+        assert page.count('<figure class="chart"') == len(action["indicators"])
+        assert page.count('<table class="values">') == len(action["indicators"])
+        for indicator in action["indicators"]:
+            assert indicator["name"] in shown
+            values = (await client.get(f"/v1/indicators/{indicator['code']}/values")).json()
+            for value in values["items"]:
+                if value["commune"] is None:
+                    assert str(value["value"]) in shown
+            shown_any_chart |= bool(values["items"])
+        assert f'code="{item["code"]}"' in html.unescape(page)  # the component snippet
+    assert shown_any_chart
+
+
+async def test_a_commune_page_lists_its_actions_and_initiatives(client: httpx.AsyncClient) -> None:
+    initiative = (await client.get("/v1/initiatives?limit=1")).json()["features"][0]
+    insee = initiative["properties"]["commune"]
+    commune = (await client.get(f"/v1/communes/{insee}")).json()["properties"]
+    actions = (await client.get(f"/v1/actions?commune={insee}&limit=200")).json()["items"]
+    response = await client.get(f"/commune/{insee}")
+    assert response.status_code == 200
+    shown = text_of(response.text)
+    assert commune["name"] in shown
+    assert initiative["properties"]["title"] in shown
+    assert re.findall(r'href="/action/([0-9.]+)"', response.text) == [a["code"] for a in actions]
+
+
+async def test_unknown_records_are_404_pages_and_malformed_codes_problems(
+    client: httpx.AsyncClient,
+) -> None:
+    missing = await client.get("/action/9.9.9.9", headers={"Accept-Language": "en"})
+    assert missing.status_code == 404
+    assert "Page not found" in missing.text
+    assert "9.9.9.9" in missing.text
+    assert (await client.get("/commune/99999")).status_code == 404
+    malformed = await client.get("/action/not-a-code")
+    assert malformed.status_code in (400, 422)
+    assert malformed.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_map_page_lists_the_initiatives_its_filters_keep(
+    client: httpx.AsyncClient,
+) -> None:
+    everything = (await client.get("/v1/initiatives?limit=1000")).json()["features"]
+    page = (await client.get("/map")).text
+    assert sorted(re.findall(r'id="initiative-(\d+)"', page)) == sorted(
+        str(f["id"]) for f in everything
+    )
+    category = everything[0]["properties"]["category"]
+    kept = [str(f["id"]) for f in everything if f["properties"]["category"] == category]
+    filtered = (await client.get(f"/map?axis={category}")).text
+    assert sorted(re.findall(r'id="initiative-(\d+)"', filtered)) == sorted(kept)
+    assert f'data-axis="{category}"' in filtered
+    assert (await client.get("/map?axis=x")).status_code in (400, 422)
+
+
+async def test_the_search_page_shows_what_v1_search_finds(client: httpx.AsyncClient) -> None:
+    api = (await client.get("/v1/search?q=emploi&limit=50")).json()["items"]
+    assert api
+    page = (await client.get("/search?q=emploi")).text
+    for hit in api:
+        assert hit["highlights"]["title"] in page  # the API's escaped, <mark>ed fragments
+    refused = await client.get("/search?q=le")
+    assert refused.status_code == 200
+    assert 'role="alert"' in refused.text
+    assert "stop words" in refused.text
+
+
+async def test_published_text_is_escaped(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    editor = await keys.create_key(session, "explorer escaping", ["editor"], None)
+    initiative = (await client.get("/v1/initiatives?limit=1")).json()["features"][0]
+    created = await client.post(
+        "/v1/initiatives",
+        headers={"Authorization": f"Bearer {editor.secret}"},
+        json={
+            "title": '<script>alert("x")</script> & co',
+            "description": "<img src=x onerror=alert(1)>",
+            "category": initiative["properties"]["category"],
+            "geometry": initiative["geometry"],
+        },
+    )
+    assert created.status_code == 201, created.text
+    page = (await client.get("/map")).text
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; co" in page
+
+
+async def test_widgets_are_pages_with_etags_and_the_component_script_is_open_to_all(
+    client: httpx.AsyncClient,
+) -> None:
+    action = (await client.get("/v1/actions?limit=1")).json()["items"][0]
+    commune = (await client.get("/v1/communes")).json()["features"][0]["properties"]
+    for path in (
+        "/widgets/plan",
+        f"/widgets/action/{action['code']}",
+        f"/widgets/commune/{commune['insee']}",
+        "/widgets/map",
+        "/assets/explorer/widgets.js",
+    ):
+        response = await client.get(path, headers={"Origin": "https://commune.example"})
+        assert response.status_code == 200, path
+        assert response.headers["access-control-allow-origin"] == "*"
+        again = await client.get(path, headers={"If-None-Match": response.headers["etag"]})
+        assert again.status_code == 304, path
+    card = (await client.get(f"/widgets/action/{action['code']}")).text
+    assert action["title"] in text_of(card)
