@@ -92,6 +92,9 @@
   }
 
   var INTERACTIVE = ["initiatives-point", "initiatives-line", "initiatives-area"];
+  map.once("idle", function () {
+    if (window.performance && performance.mark) performance.mark("territoire-map-drawn");
+  });
   map.on("idle", function () {
     // What is drawn, for the page's tests and for assistive text: counts of rendered features.
     var drawn = map.queryRenderedFeatures({ layers: INTERACTIVE });
