@@ -148,6 +148,7 @@ async def map_page(
     language = _language(request, lang)
     home = await service.home(session)
     initiatives = await service.map_initiatives(session, reader, request, axis, commune)
+    actions = await service.map_actions(session, axis, commune, status.value if status else None)
     return _render(
         request,
         "map.html",
@@ -155,6 +156,7 @@ async def map_page(
         page=home,
         communes=await service.communes(session),
         initiatives=initiatives,
+        actions=actions,
         statuses=[s.value for s in ActionStatus],
         chosen={"axis": axis, "commune": commune, "status": status.value if status else None},
     )

@@ -208,6 +208,16 @@ async def map_initiatives(
     )
 
 
+async def map_actions(
+    session: AsyncSession, axis: str | None, commune_insee: str | None, status: str | None
+) -> list[ActionOut]:
+    """The actions the map's filters keep (listed beside the map: its status filter, in text)."""
+    filters = NodeFilters(
+        axis=axis, commune=commune_insee, statuses=[status] if status is not None else None
+    )
+    return (await plan.list_actions(session, filters, None, ACTIONS_PER_COMMUNE)).items
+
+
 def explorer_path(dataset: str, key: str) -> str | None:
     """The explorer's page of a search hit, when it has one."""
     if dataset == "actions" or dataset == "milestones":

@@ -5,6 +5,7 @@ import html
 import re
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services import keys
@@ -205,3 +206,67 @@ async def test_widgets_are_pages_with_etags_and_the_component_script_is_open_to_
         assert again.status_code == 304, path
     card = (await client.get(f"/widgets/action/{action['code']}")).text
     assert action["title"] in text_of(card)
+
+
+async def test_the_map_page_lists_the_actions_its_filters_keep(client: httpx.AsyncClient) -> None:
+    actions = (await client.get("/v1/actions?limit=200")).json()["items"]
+    status = next(a["status"] for a in actions if a["status"])
+    axis = actions[-1]["axis_code"]
+    for query, kept in (
+        (f"status={status}", [a["code"] for a in actions if a["status"] == status]),
+        (f"axis={axis}", [a["code"] for a in actions if a["axis_code"] == axis]),
+        (
+            f"axis={axis}&status={status}",
+            [a["code"] for a in actions if a["axis_code"] == axis and a["status"] == status],
+        ),
+    ):
+        page = (await client.get(f"/map?{query}")).text
+        section = page.split('id="actions-title"', 1)[1].split("</section>", 1)[0]
+        assert re.findall(r'href="/action/([0-9.]+)"', section) == kept, query
+    assert (await client.get("/map?status=nonsense")).status_code in (400, 422)
+
+
+async def test_an_action_page_shows_the_members_comments_and_ratings(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    code = (await client.get("/v1/actions?limit=1")).json()["items"][0]["code"]
+    members = []
+    for name, relevance in (("Camille <b>D.</b>", 4), ("Sami", 5)):
+        member = await session.scalar(
+            text(
+                "INSERT INTO member (display_name, email, profile_type, status, "
+                "digest_cursor_transaction, digest_cursor_sequence) "
+                "VALUES (:name, :email, 'resident', 'active', 0, 0) RETURNING id"
+            ),
+            {"name": name, "email": f"{relevance}@example.org"},
+        )
+        await session.execute(
+            text(
+                "INSERT INTO action_rating (action_code, member_id, relevance) VALUES (:c, :m, :r)"
+            ),
+            {"c": code, "m": member, "r": relevance},
+        )
+        members.append(member)
+    comment = await session.scalar(
+        text(
+            "INSERT INTO action_comment (action_code, member_id, body, status, published_at) "
+            "VALUES (:c, :m, 'Enfin une ligne le dimanche !', 'published', now()) RETURNING id"
+        ),
+        {"c": code, "m": members[0]},
+    )
+    await session.execute(
+        text(
+            "INSERT INTO action_comment (action_code, member_id, parent_id, body, status, "
+            "published_at) VALUES (:c, :m, :p, 'Oui, et le soir ?', 'published', now()), "
+            "(:c, :m, NULL, 'Pas encore modéré', 'submitted', NULL)"
+        ),
+        {"c": code, "m": members[1], "p": comment},
+    )
+    summary = (await client.get(f"/v1/club/actions/{code}/ratings")).json()
+    page = (await client.get(f"/action/{code}")).text
+    shown = text_of(page)
+    assert f"{summary['mean_relevance']} / 5 ({summary['ratings']} notes)" in shown
+    assert "Enfin une ligne le dimanche !" in shown
+    assert "Oui, et le soir ?" in shown
+    assert "Pas encore modéré" not in shown
+    assert "Camille &lt;b&gt;D.&lt;/b&gt;" in page
