@@ -121,9 +121,8 @@ class Console:
 
 
 async def open_page(browser: Browser, url: str, **context: Any) -> tuple[Page, Console]:
-    browser_context = await browser.new_context(
-        viewport={"width": 1200, "height": 900}, locale="fr-FR", **context
-    )
+    context.setdefault("viewport", {"width": 1200, "height": 900})
+    browser_context = await browser.new_context(locale="fr-FR", **context)
     page = await browser_context.new_page()
     console = Console(page)
     await page.goto(url, wait_until="load")
@@ -291,7 +290,8 @@ async def test_widgets_render_in_a_page_of_another_origin(browser: Browser, site
         commune = (await client.get(f"/v1/communes/{site.commune}")).json()["properties"]
         territory = (await client.get("/v1/territory")).json()
     async with OtherOrigin(site.url, site.action, site.commune) as url:
-        page, console = await open_page(browser, url)
+        # Tall enough for every widget: a frame out of the view is not painted in a screenshot.
+        page, console = await open_page(browser, url, viewport={"width": 1000, "height": 1400})
         for tag in ("territoire-plan", "territoire-action", "territoire-commune", "territoire-map"):
             await page.wait_for_selector(f"{tag}[data-ready='']", timeout=15_000)
         texts = {
