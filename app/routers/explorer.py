@@ -16,7 +16,7 @@ from app.models.plan import ActionStatus
 from app.schemas.common import INSEE_PATTERN, SearchText, code_pattern
 from app.services import explorer as service
 from app.services import search as search_service
-from app.services.explorer_text import choose_language, status_label, translate
+from app.services.explorer_text import choose_language, method_text, status_label, translate
 
 APP_ROOT = FilePath(__file__).resolve().parent.parent
 ASSETS_PATH = "/assets/explorer"
@@ -56,6 +56,7 @@ def _render(
         lang=language,
         t=lambda key: translate(language, key),
         status_label=lambda status: status_label(language, status),
+        method_text=lambda method: method_text(language, method),
         money=_money,
         percent=_percent,
         root=root,

@@ -48,6 +48,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "no_progress": ("pas de donnée", "no data"),
     "how_computed": ("Comment ce chiffre est calculé", "How this figure is computed"),
     "method": ("Méthode", "Method"),
+    "formula": ("Formule publiée par l'API", "Formula the API publishes"),
+    "milestone_used": ("Étape retenue", "Milestone used"),
     "children_counted": ("Éléments comptés", "Children counted"),
     "children_without_data": ("Sans donnée", "Without data"),
     "plan": ("Le plan", "The plan"),
@@ -165,6 +167,25 @@ TEXT: dict[str, tuple[str, str]] = {
         "Open data, served by the territorial project's API.",
     ),
 }
+
+
+METHOD_TEXT: dict[str, tuple[str, str]] = {
+    "set": ("Chiffre donné pour l'action.", "Figure given for the action."),
+    "milestones": (
+        "Chiffre de la dernière étape atteinte de l'action (aucun n'est donné pour l'action).",
+        "Figure of the action's latest reached milestone (none is given for the action).",
+    ),
+    "weighted_mean": (
+        "Moyenne pondérée de ses éléments qui ont un chiffre ; ceux sans chiffre sont écartés.",
+        "Weighted mean of its children that have a figure; those without are left out.",
+    ),
+    "none": ("Aucun chiffre connu.", "No figure is known."),
+}
+
+
+def method_text(language: str, method: str) -> str:
+    french, english = METHOD_TEXT[method]
+    return english if language == "en" else french
 
 
 def choose_language(query: str | None, accept_language: str | None) -> str:
