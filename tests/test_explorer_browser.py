@@ -246,6 +246,42 @@ async def test_support_button_counts_once(browser: Browser, site: Site) -> None:
     assert console.errors == []
 
 
+async def test_the_search_box_shows_what_v1_search_finds_as_one_types(
+    browser: Browser, site: Site
+) -> None:
+    async with httpx.AsyncClient(base_url=site.url) as client:
+        api = (await client.get("/v1/search?q=emploi&limit=5")).json()["items"]
+    assert api
+    page, console = await open_page(browser, site.url + "/")
+    await page.fill("#site-search", "emploi")
+    await page.locator(".suggestions a").first.wait_for()
+    shown = await page.locator(".suggestions a").all_inner_texts()
+    assert shown == [hit["title"] for hit in api]
+    await page.keyboard.press("Enter")  # the box still opens the search page
+    await page.wait_for_url("**/search?q=emploi")
+    assert await page.locator(".hits li").count() >= len(api)
+    await page.context.close()
+    assert console.errors == []
+
+
+async def test_keyboard_reaches_the_content_and_moves_the_map(browser: Browser, site: Site) -> None:
+    page, console = await open_page(browser, site.url + "/map")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.className") == "skip"
+    await page.keyboard.press("Enter")
+    assert page.url.endswith("#main")
+    await page.focus("#map canvas")
+    before = await page.evaluate("document.getElementById('map').territoireMap.getCenter().lng")
+    for _ in range(3):
+        await page.keyboard.press("ArrowRight")
+    await page.wait_for_function(
+        f"document.getElementById('map').territoireMap.getCenter().lng > {before}",
+        timeout=5_000,
+    )
+    await page.context.close()
+    assert console.errors == []
+
+
 class OtherOrigin:
     """A page of another origin (another port) that embeds the widgets."""
 

@@ -166,7 +166,6 @@
           outcome.appendChild(title);
           outcome.appendChild(ul);
         }
-        outcome.focus && outcome.setAttribute("tabindex", "-1");
         outcome.focus();
       }).catch(function () {
         button.disabled = false;
