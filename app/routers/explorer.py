@@ -80,11 +80,24 @@ def _language(request: Request, lang: str | None) -> str:
 
 
 def _wants_json(request: Request) -> bool:
-    """Whether the client prefers JSON to HTML (an API client asking `/`)."""
-    accept = request.headers.get("accept", "")
-    if not accept or "text/html" in accept:
-        return False
-    return "json" in accept
+    """Whether the client prefers JSON to HTML (an API client asking `/`): a JSON type with a
+    higher quality than text/html's (which `*/*` and `text/*` give too)."""
+    best = {"json": 0.0, "html": 0.0}
+    for part in request.headers.get("accept", "").split(","):
+        media, *parameters = part.strip().lower().split(";")
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.strip().partition("=")
+            if name == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media.endswith(("/json", "+json")):
+            best["json"] = max(best["json"], quality)
+        if media in ("text/html", "application/xhtml+xml", "text/*", "*/*"):
+            best["html"] = max(best["html"], quality)
+    return best["json"] > best["html"]
 
 
 @router.get("/")

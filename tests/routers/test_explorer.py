@@ -72,6 +72,17 @@ async def test_json_clients_asking_the_root_get_links_not_html(client: httpx.Asy
     rels = {link["rel"]: link["href"] for link in response.json()["links"]}
     assert rels["service-desc"] == "/openapi.json"
     assert rels["alternate"] == "/"
+    for accept, json_wanted in (
+        ("application/json, text/html;q=0.5", True),
+        ("text/html, application/json;q=0.9", False),
+        ("application/geo+json", True),
+        ("*/*", False),
+        ("application/json;q=0.5, */*;q=0.8", False),
+    ):
+        answer = await client.get("/", headers={"Accept": accept})
+        assert answer.headers["content-type"].startswith(
+            "application/json" if json_wanted else "text/html"
+        ), accept
     for path in ("/docs", "/redoc"):
         assert (await client.get(path)).headers["content-type"].startswith("text/html")
     schema = (await client.get("/openapi.json")).json()
