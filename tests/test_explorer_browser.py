@@ -100,6 +100,24 @@ def pages(site: Site) -> dict[str, str]:
     }
 
 
+# A pixel of the map inside a commune with no initiative drawn within 12 pixels.
+FREE_SPOT = """() => {
+  const map = document.getElementById('map').territoireMap;
+  const canvas = map.getCanvas();
+  const width = canvas.clientWidth, height = canvas.clientHeight;
+  const layers = ['initiatives-point', 'initiatives-line', 'initiatives-area'];
+  for (let fy = 0.3; fy < 0.8; fy += 0.05) {
+    for (let fx = 0.3; fx < 0.8; fx += 0.05) {
+      const x = width * fx, y = height * fy;
+      const near = map.queryRenderedFeatures([[x - 12, y - 12], [x + 12, y + 12]], {layers});
+      const inside = map.queryRenderedFeatures([x, y], {layers: ['communes-fill']});
+      if (!near.length && inside.length) return [x, y];
+    }
+  }
+  return null;
+}"""
+
+
 class Console:
     """The errors a page reports: console errors, uncaught exceptions, failed requests."""
 
@@ -186,8 +204,11 @@ async def test_a_proposal_made_on_the_map_reaches_the_moderation_queue(
     canvas = page.locator("#map canvas")
     box = await canvas.bounding_box()
     assert box is not None
-    # A click away from the initiatives places the point; the fields show its coordinates.
-    await page.mouse.click(box["x"] + box["width"] * 0.52, box["y"] + box["height"] * 0.30)
+    # A click inside a commune and away from the initiatives places the point; the fields show
+    # its coordinates.
+    spot = await page.evaluate(FREE_SPOT)
+    assert spot is not None, "no free spot inside a commune on the map"
+    await page.mouse.click(box["x"] + spot[0], box["y"] + spot[1])
     longitude = await page.input_value("#p-longitude")
     latitude = await page.input_value("#p-latitude")
     assert re.fullmatch(r"-?\d+\.\d{6}", longitude)
