@@ -17,6 +17,11 @@ STATUS_LABELS_EN: dict[ActionStatus, str] = {
 
 TEXT: dict[str, tuple[str, str]] = {
     # key: (French, English)
+    # French sets a no-break space before high punctuation and inside guillemets; English none.
+    "colon": ("\u00a0:", ":"),
+    "semicolon": ("\u00a0;", ";"),
+    "quote_open": ("«\u00a0", "“"),
+    "quote_close": ("\u00a0»", "”"),
     "explorer": ("Explorateur du projet de territoire", "Explorer of the territorial project"),
     "skip": ("Aller au contenu", "Skip to content"),
     "nav_home": ("Le plan", "The plan"),

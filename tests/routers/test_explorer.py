@@ -8,7 +8,9 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.models.plan import ACTION_STATUS_LABELS_FR, ActionStatus
 from app.services import keys
+from app.services.explorer_text import STATUS_LABELS_EN, TEXT
 
 
 def text_of(page: str) -> str:
@@ -281,3 +283,30 @@ async def test_an_action_page_shows_the_members_comments_and_ratings(
     assert "Oui, et le soir ?" in shown
     assert "Pas encore modéré" not in shown
     assert "Camille &lt;b&gt;D.&lt;/b&gt;" in page
+
+
+async def test_english_pages_put_no_space_before_colons_french_ones_a_no_break_space(
+    client: httpx.AsyncClient,
+) -> None:
+    action = (await client.get("/v1/actions?limit=1")).json()["items"][0]
+    commune = (await client.get("/v1/communes")).json()["features"][0]["properties"]["insee"]
+    labels = [english for _, english in TEXT.values()]
+    for path in (
+        "/",
+        f"/action/{action['code']}",
+        f"/commune/{commune}",
+        "/map",
+        "/search?q=emploi",
+        "/widgets/plan",
+        f"/widgets/action/{action['code']}",
+    ):
+        # The markup itself (text_of would put a space where a tag ends).
+        shown = html.unescape((await client.get(path, headers={"Accept-Language": "en"})).text)
+        spaced = [label for label in labels if f"{label} :" in shown or f"{label} ;" in shown]
+        assert spaced == [], path
+    english = text_of((await client.get(f"/action/{action['code']}?lang=en")).text)
+    assert f"Status: {STATUS_LABELS_EN[ActionStatus(action['status'])]}" in english
+    assert "Search: “emploi”" in text_of((await client.get("/search?q=emploi&lang=en")).text)
+    french = (await client.get(f"/action/{action['code']}")).text
+    assert f"Statut\u00a0: {ACTION_STATUS_LABELS_FR[ActionStatus(action['status'])]}" in french
+    assert "Recherche\u00a0: «\u00a0emploi\u00a0»" in (await client.get("/search?q=emploi")).text

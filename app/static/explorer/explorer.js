@@ -11,7 +11,7 @@
     var parts = [];
     if (problem.detail) parts.push(problem.detail);
     (problem.errors || []).forEach(function (e) {
-      parts.push((e.name ? e.name + " : " : "") + e.reason);
+      parts.push((e.name ? e.name + (english ? ": " : "\u00a0: ") : "") + e.reason);
     });
     return parts.length ? parts : [problem.title || "Erreur"];
   }

@@ -16,9 +16,9 @@
     ".bar>span{display:block;height:100%;background:#1f5fa8}a{color:#1f4f8f}ul{padding-left:1.1em;margin:.4em 0}";
   var WORDS = {
     fr: { plan: "Avancement du plan", actions: "actions", more: "Voir le détail", error: "Données indisponibles",
-          budget: "Budget prévu", none: "pas de donnée", map: "Carte des initiatives" },
+          budget: "Budget prévu", colon: "\u00a0: ", none: "pas de donnée", map: "Carte des initiatives" },
     en: { plan: "The plan's progress", actions: "actions", more: "See the details", error: "Data unavailable",
-          budget: "Planned budget", none: "no data", map: "Map of the initiatives" }
+          budget: "Planned budget", colon: ": ", none: "no data", map: "Map of the initiatives" }
   };
   var STATUS_EN = { planned: "Planned", in_progress: "In progress", done: "Done", paused: "Paused",
     abandoned: "Abandoned", blocked: "Blocked", late: "Late", to_discuss: "To discuss" };
@@ -86,7 +86,7 @@
       var status = a.status ? (english ? STATUS_EN[a.status] : a.status_label_fr) : "—";
       card.append(el("h2", a.code + " " + a.title), el("p", status, "muted"),
                   el("p", percent(a.progress.value, words), "big"), bar(a.progress.value),
-                  el("p", words.budget + " : " + Math.round(a.budget.planned.total).toLocaleString(english ? "en" : "fr") + " €"));
+                  el("p", words.budget + words.colon + Math.round(a.budget.planned.total).toLocaleString(english ? "en" : "fr") + " €"));
       more(card, words, "/action/" + a.code);
     });
   });
