@@ -2,12 +2,15 @@
 browser asks), the embeddable widgets, and their assets. The pages read through the services the
 JSON API uses; their scripts (map, proposal, support, widgets) call the public JSON API."""
 
+import html
+import re
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from app.db import ReaderDep, SessionDep
@@ -30,6 +33,21 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+_MARK = re.compile(r"(</?mark>)")
+_MARKS = {"<mark>": Markup("<mark>"), "</mark>": Markup("</mark>")}
+
+
+def highlighted(fragment: str) -> Markup:
+    """A search hit's fragment as HTML: its `<mark>` tags kept, all else escaped here again, so
+    the page never relies on how the fragment was escaped before (or whether it was)."""
+    return Markup("").join(
+        _MARKS[part] if part in _MARKS else escape(html.unescape(part))
+        for part in _MARK.split(fragment)
+    )
+
+
+templates.filters["highlighted"] = highlighted
 
 Lang = Annotated[str | None, Query(max_length=5)]
 ActionCode = Annotated[str, Path(pattern=code_pattern(4), max_length=40)]

@@ -3,14 +3,16 @@ text, language, content negotiation at `/`, caching headers, and escaping."""
 
 import html
 import re
+from types import SimpleNamespace
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.plan import ACTION_STATUS_LABELS_FR, ActionStatus
+from app.routers import explorer
 from app.services import keys
-from app.services.explorer_text import STATUS_LABELS_EN, TEXT
+from app.services.explorer_text import STATUS_LABELS_EN, TEXT, translate
 
 
 def text_of(page: str) -> str:
@@ -172,8 +174,10 @@ async def test_the_search_page_shows_what_v1_search_finds(client: httpx.AsyncCli
     api = (await client.get("/v1/search?q=emploi&limit=50")).json()["items"]
     assert api
     page = (await client.get("/search?q=emploi")).text
+    assert "<mark>" in page
     for hit in api:
-        assert hit["highlights"]["title"] in page  # the API's escaped, <mark>ed fragments
+        # The API's <mark>ed fragments (quotes may be escaped as entities in the page).
+        assert html.unescape(hit["highlights"]["title"]) in html.unescape(page)
     refused = await client.get("/search?q=le")
     assert refused.status_code == 200
     assert 'role="alert"' in refused.text
@@ -310,3 +314,28 @@ async def test_english_pages_put_no_space_before_colons_french_ones_a_no_break_s
     french = (await client.get(f"/action/{action['code']}")).text
     assert f"Statut\u00a0: {ACTION_STATUS_LABELS_FR[ActionStatus(action['status'])]}" in french
     assert "Recherche\u00a0: «\u00a0emploi\u00a0»" in (await client.get("/search?q=emploi")).text
+
+
+def test_search_fragments_keep_only_their_marks_whatever_they_hold() -> None:
+    hit = SimpleNamespace(
+        dataset="actions",
+        url=None,
+        highlights={
+            "title": "<img src=x onerror=alert(1)> <mark>emploi</mark> &amp; co",
+            "description": '<script>alert("x")</script><mark>emploi</mark>',
+        },
+    )
+    page = explorer.templates.get_template("search.html").render(
+        lang="fr",
+        t=lambda key: translate("fr", key),
+        root="",
+        assets="/assets/explorer",
+        path="/search",
+        q="emploi",
+        hits=[(hit, "/action/1.1.1.1")],
+        problem=None,
+    )
+    assert "<img" not in page
+    assert "<script>alert" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt; <mark>emploi</mark> &amp; co" in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;<mark>emploi</mark>" in page
