@@ -4,17 +4,21 @@ JSON API uses; their scripts (map, proposal, support, widgets) call the public J
 
 import html
 import re
+from collections.abc import Callable, Coroutine
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from app.db import ReaderDep, SessionDep
-from app.errors import InvalidParameterError, NotFoundError
+from app.errors import InvalidParameterError, NotFoundError, handle_validation_error
 from app.models.plan import ActionStatus
 from app.schemas.common import INSEE_PATTERN, SearchText, code_pattern
 from app.services import explorer as service
@@ -24,8 +28,6 @@ from app.services.explorer_text import choose_language, method_text, status_labe
 APP_ROOT = FilePath(__file__).resolve().parent.parent
 ASSETS_PATH = "/assets/explorer"
 VENDOR_PATH = "/assets/vendor"
-
-router = APIRouter(include_in_schema=False)
 
 templates = Environment(
     loader=FileSystemLoader(APP_ROOT / "templates" / "explorer"),
@@ -81,7 +83,7 @@ def _render(
         assets=root + ASSETS_PATH,
         vendor=root + VENDOR_PATH,
         base=base,
-        path=request.url.path,
+        path=request.scope.get("path", ""),
         **context,
     )
     # The language follows Accept-Language (and `lang`): shared caches keep one copy per value.
@@ -97,10 +99,10 @@ def _language(request: Request, lang: str | None) -> str:
     return choose_language(lang, request.headers.get("accept-language"))
 
 
-def _wants_json(request: Request) -> bool:
-    """Whether the client prefers JSON to HTML (an API client asking `/`): a JSON type with a
-    higher quality than text/html's (which `*/*` and `text/*` give too)."""
-    best = {"json": 0.0, "html": 0.0}
+def _qualities(request: Request) -> tuple[float, float, float]:
+    """The best quality the Accept header gives a JSON type, text/html (or XHTML) named
+    explicitly, and HTML through a wildcard (`*/*`, `text/*`)."""
+    json, named, wildcard = 0.0, 0.0, 0.0
     for part in request.headers.get("accept", "").split(","):
         media, *parameters = part.strip().lower().split(";")
         quality = 1.0
@@ -112,10 +114,63 @@ def _wants_json(request: Request) -> bool:
                 except ValueError:
                     quality = 0.0
         if media.endswith(("/json", "+json")):
-            best["json"] = max(best["json"], quality)
-        if media in ("text/html", "application/xhtml+xml", "text/*", "*/*"):
-            best["html"] = max(best["html"], quality)
-    return best["json"] > best["html"]
+            json = max(json, quality)
+        elif media in ("text/html", "application/xhtml+xml"):
+            named = max(named, quality)
+        elif media in ("text/*", "*/*"):
+            wildcard = max(wildcard, quality)
+    return json, named, wildcard
+
+
+def _wants_json(request: Request) -> bool:
+    """Whether the client prefers JSON to HTML (an API client asking `/`): a JSON type with a
+    higher quality than text/html's (which `*/*` and `text/*` give too)."""
+    json, named, wildcard = _qualities(request)
+    return json > max(named, wildcard)
+
+
+def _asks_for_html(request: Request) -> bool:
+    """Whether the client names HTML above JSON, as browsers do: its errors are then pages.
+    Other clients (`*/*` included) keep the API's problem+json."""
+    json, named, _ = _qualities(request)
+    return named > json
+
+
+async def _bad_request_page(request: Request, error: RequestValidationError) -> Response:
+    # The API's own problem (same wording, same status), laid out as a page.
+    problem = await handle_validation_error(request, error)
+    body = orjson.loads(bytes(problem.body))
+    language = choose_language(
+        request.query_params.get("lang"), request.headers.get("accept-language")
+    )
+    return _render(
+        request,
+        "bad_request.html",
+        language,
+        status_code=problem.status_code,
+        problem=body,
+    )
+
+
+class ExplorerRoute(APIRoute):
+    """The explorer's routes: a malformed path or query is a 4xx page for a browser, the API's
+    problem+json for every other client."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as error:
+                if not _asks_for_html(request):
+                    raise
+                return await _bad_request_page(request, error)
+
+        return route
+
+
+router = APIRouter(include_in_schema=False, route_class=ExplorerRoute)
 
 
 @router.get("/")

@@ -167,6 +167,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "widget_map": ("Carte des initiatives", "Map of the initiatives"),
     "see_more": ("Voir le détail", "See the details"),
     "not_found": ("Page introuvable", "Page not found"),
+    "bad_request": ("Adresse incorrecte", "Malformed address"),
+    "bad_request_help": (
+        "Cette adresse ne désigne aucune page : ce qu'il faut corriger est indiqué ci-dessous "
+        "(en anglais, comme l'API le dit).",
+        "This address names no page: what to fix is stated below, as the API states it.",
+    ),
     "open_data": (
         "Données ouvertes, servies par l'API du projet de territoire.",
         "Open data, served by the territorial project's API.",

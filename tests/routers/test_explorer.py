@@ -150,8 +150,47 @@ async def test_unknown_records_are_404_pages_and_malformed_codes_problems(
     assert "9.9.9.9" in missing.text
     assert (await client.get("/commune/99999")).status_code == 404
     malformed = await client.get("/action/not-a-code")
-    assert malformed.status_code in (400, 422)
+    assert malformed.status_code == 400
     assert malformed.headers["content-type"] == "application/problem+json"
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+async def test_malformed_addresses_are_400_pages_for_browsers_problems_for_the_others(
+    client: httpx.AsyncClient,
+) -> None:
+    for path, name in (
+        ("/action/not-a-code", "code"),
+        ("/action/1.2.3", "code"),
+        ("/commune/6249", "insee"),
+        ("/map?axis=0", "axis"),
+        ("/map?commune=xx&lang=en", "commune"),
+        ("/map?status=nonsense", "status"),
+        ("/search?q=%00", "q"),
+        ("/widgets/action/x", "code"),
+        ("/widgets/commune/2a001", "insee"),
+        ("/widgets/map?axis=abc", "axis"),
+    ):
+        page = await client.get(path, headers={"Accept": BROWSER_ACCEPT})
+        assert page.status_code == 400, path
+        assert page.headers["content-type"].startswith("text/html"), path
+        language = "en" if "lang=en" in path else "fr"
+        assert f'<html lang="{language}">' in page.text, path
+        assert ("Malformed address" if language == "en" else "Adresse incorrecte") in page.text
+        api = await client.get(path, headers={"Accept": "application/json"})
+        assert api.status_code == 400, path
+        assert api.headers["content-type"] == "application/problem+json", path
+        assert [e["name"] for e in api.json()["errors"]] == [name], path
+        # The page says what the problem says.
+        for error in api.json()["errors"]:
+            assert f"{error['name']}: {error['reason']}" in text_of(page.text).replace(" :", ":")
+        anything = await client.get(path, headers={"Accept": "*/*"})
+        assert anything.headers["content-type"] == "application/problem+json", path
+    # The API's own routes are left as they were.
+    api_route = await client.get("/v1/actions/not-a-code", headers={"Accept": BROWSER_ACCEPT})
+    assert api_route.status_code == 400
+    assert api_route.headers["content-type"] == "application/problem+json"
 
 
 async def test_the_map_page_lists_the_initiatives_its_filters_keep(
