@@ -85,7 +85,7 @@ async def visit(browser: object, url: str, map_page: bool) -> dict[str, float]:
     await page.goto(url, wait_until="load")
     if map_page:
         await page.wait_for_function(
-            "performance.getEntriesByName('territoire-map-drawn').length > 0", timeout=30_000
+            "() => performance.getEntriesByName('territoire-map-drawn').length > 0", timeout=30_000
         )
     figures: dict[str, float] = await page.evaluate(DRAWN)
     await context.close()

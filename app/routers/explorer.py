@@ -66,6 +66,38 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.0f}\u00a0%"
 
 
+# Everything from this service; no inline script (style attributes draw the progress bars);
+# MapLibre runs its workers from blob: URLs and draws images from data: and blob: URLs.
+_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; worker-src 'self' blob:; child-src 'self' blob:; "
+    "connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors "
+)
+
+
+def _security_headers(path: str) -> dict[str, str]:
+    """The widgets are made to be framed by any site; every other page only by this one (its
+    proposal form and support buttons must not be clickjacked)."""
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+    }
+    if path.startswith("/widgets/"):
+        headers["Content-Security-Policy"] = _POLICY + "*"
+    else:
+        headers["Content-Security-Policy"] = _POLICY + "'self'"
+        headers["X-Frame-Options"] = "SAMEORIGIN"
+    return headers
+
+
+def _route_path(request: Request) -> str:
+    # From the scope (request.url raises on a query string that is not UTF-8), below root_path.
+    path = str(request.scope.get("path", ""))
+    root = str(request.scope.get("root_path", ""))
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 def _render(
     request: Request, template: str, language: str, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
@@ -83,11 +115,15 @@ def _render(
         assets=root + ASSETS_PATH,
         vendor=root + VENDOR_PATH,
         base=base,
-        path=request.scope.get("path", ""),
+        path=_route_path(request),
         **context,
     )
     # The language follows Accept-Language (and `lang`): shared caches keep one copy per value.
-    headers = {"Content-Language": language, "Vary": "Accept-Language"}
+    headers = {
+        "Content-Language": language,
+        "Vary": "Accept-Language",
+        **_security_headers(_route_path(request)),
+    }
     return HTMLResponse(body, status_code=status_code, headers=headers)
 
 

@@ -13,6 +13,7 @@ from app.models.plan import ACTION_STATUS_LABELS_FR, ActionStatus
 from app.routers import explorer
 from app.services import keys
 from app.services.explorer_text import STATUS_LABELS_EN, TEXT, translate
+from tests.conftest import PROJECT_ROOT
 
 
 def text_of(page: str) -> str:
@@ -378,3 +379,30 @@ def test_search_fragments_keep_only_their_marks_whatever_they_hold() -> None:
     assert "<script>alert" not in page
     assert "&lt;img src=x onerror=alert(1)&gt; <mark>emploi</mark> &amp; co" in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;<mark>emploi</mark>" in page
+
+
+async def test_widgets_may_be_framed_anywhere_the_other_pages_only_by_the_service(
+    client: httpx.AsyncClient,
+) -> None:
+    action = (await client.get("/v1/actions?limit=1")).json()["items"][0]["code"]
+    for path in ("/", f"/action/{action}", "/map", "/search?q=emploi", "/action/9.9.9.9"):
+        response = await client.get(path, headers={"Accept": BROWSER_ACCEPT})
+        assert response.headers["x-frame-options"] == "SAMEORIGIN", path
+        policy = response.headers["content-security-policy"]
+        assert "frame-ancestors 'self'" in policy, path
+        assert "script-src 'self';" in policy, path  # no inline script anywhere
+        assert response.headers["x-content-type-options"] == "nosniff", path
+    for path in (
+        "/widgets/plan",
+        f"/widgets/action/{action}",
+        "/widgets/map",
+        "/widgets/map?axis=x",
+    ):
+        response = await client.get(path, headers={"Accept": BROWSER_ACCEPT})
+        assert "x-frame-options" not in response.headers, path
+        assert "frame-ancestors *" in response.headers["content-security-policy"], path
+        assert response.headers["x-content-type-options"] == "nosniff", path
+    # The templates carry no inline script the policy would block.
+    for template in (PROJECT_ROOT / "app" / "templates" / "explorer").glob("*.html"):
+        assert not re.search(r"<script(?![^>]*\bsrc=)", template.read_text()), template.name
+        assert not re.search(r"\son[a-z]+=", template.read_text()), template.name
