@@ -106,13 +106,18 @@ def build_chart(detail: IndicatorDetail, values: Sequence[ValueOut]) -> Chart:
 
 async def _charts(session: AsyncSession, codes: Sequence[str], commune: str | None) -> list[Chart]:
     charts = []
+    filters = ValueFilters(commune=commune, territory_only=commune is None)
     for code in codes:
         detail = await indicator.get_indicator(session, code)
-        page = await indicator.list_values(
-            session, code, ValueFilters(commune=commune), None, VALUES_PER_CHART
-        )
-        # Without a commune the filter takes every series: keep the territory's alone.
-        values = [v for v in page.items if v.commune == commune]
+        # The series in chronological pages, of which the latest values are kept.
+        values: list[ValueOut] = []
+        cursor = None
+        while True:
+            page = await indicator.list_values(session, code, filters, cursor, VALUES_PER_CHART)
+            values = (values + page.items)[-VALUES_PER_CHART:]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
         charts.append(build_chart(detail, values))
     return charts
 

@@ -406,3 +406,33 @@ async def test_widgets_may_be_framed_anywhere_the_other_pages_only_by_the_servic
     for template in (PROJECT_ROOT / "app" / "templates" / "explorer").glob("*.html"):
         assert not re.search(r"<script(?![^>]*\bsrc=)", template.read_text()), template.name
         assert not re.search(r"\son[a-z]+=", template.read_text()), template.name
+
+
+async def test_a_chart_shows_the_territory_series_however_many_commune_values_come_first(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    indicators = (await client.get("/v1/indicators?limit=50")).json()["items"]
+    code, action = next(
+        (item["code"], actions[0])
+        for item in indicators
+        if (actions := item["measures"]["actions"])
+    )
+    insee = (await client.get("/v1/communes")).json()["features"][0]["properties"]["insee"]
+    # More values of one commune than a chart holds, all older than a territory's value.
+    await session.execute(
+        text(
+            "INSERT INTO indicator_value (indicator_id, kind, period_start, value, commune_insee) "
+            "SELECT i.id, 'result', DATE '1900-01-01' + n, n, :insee "
+            "FROM indicator i, generate_series(1, 600) AS n WHERE i.code = :code "
+            "UNION ALL SELECT i.id, 'target', DATE '2099-12-31', 7, NULL "
+            "FROM indicator i WHERE i.code = :code"
+        ),
+        {"insee": insee, "code": code},
+    )
+    series = (await client.get(f"/v1/indicators/{code}/values?limit=1000")).json()["items"]
+    territory = [v for v in series if v["commune"] is None]
+    assert territory
+    page = (await client.get(f"/action/{action}")).text
+    figure = page.split(f'id="indicator-{code}"', 1)[1].split("</figure>", 1)[0]
+    rows = figure.split("<tbody>", 1)[1].split("</tbody>", 1)[0].count("<tr>")
+    assert rows == len(territory)
