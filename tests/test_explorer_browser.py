@@ -417,3 +417,67 @@ def test_screenshots_are_shown_in_the_readme() -> None:
     for name in ("home", "action", "commune", "map", "widgets-other-origin"):
         assert f"docs/screenshots/{name}.png" in readme, name
         assert Path(SCREENSHOTS / f"{name}.png").exists(), name
+
+
+async def test_web_components_revalidate_their_data_with_etags(
+    browser: Browser, site: Site
+) -> None:
+    # A service whose data may be kept 0 s: each new view of the page asks again, conditionally.
+    process, url = await start_uvicorn(DATABASE_URL, environment={"HTTP_MAX_AGE": "0"})
+    try:
+        async with OtherOrigin(url, site.action, site.commune) as other:
+            context = await browser.new_context()
+            page = await context.new_page()
+            console = Console(page)
+            # What the network really answered (a revalidated response reaches the page as the
+            # cached 200): the status lines, by request id, from the DevTools protocol.
+            wire: dict[str, int] = {}
+            devtools = await context.new_cdp_session(page)
+            await devtools.send("Network.enable")
+            devtools.on(
+                "Network.responseReceivedExtraInfo",
+                lambda event: wire.__setitem__(event["requestId"], event["statusCode"]),
+            )
+            sent: list[
+                tuple[int, str, str | None, str | None]
+            ] = []  # view, path, If-None-Match, ETag
+
+            async def record(response: Any) -> None:
+                path = response.url.removeprefix(url)
+                if path in ("/v1/territory", f"/v1/actions/{site.action}"):
+                    headers = await response.request.all_headers()
+                    sent.append(
+                        (
+                            state["view"],
+                            path,
+                            headers.get("if-none-match"),
+                            response.headers.get("etag"),
+                        )
+                    )
+
+            page.on("response", record)
+            statuses = []
+            state = {"view": 0}
+            for view in (1, 2):
+                state["view"] = view
+                wire.clear()
+                await page.goto(other, wait_until="load")
+                for tag in ("territoire-plan", "territoire-action", "territoire-commune"):
+                    await page.wait_for_selector(f"{tag}[data-ready='']", timeout=15_000)
+                statuses.append(sorted(wire.values()))
+            texts = await page.evaluate(
+                "document.querySelector('territoire-action').shadowRoot.textContent"
+            )
+            await context.close()
+        first = {path: etag for view, path, _, etag in sent if view == 1}
+        again = {path: asked for view, path, asked, _ in sent if view == 2}
+        assert set(first) == {"/v1/territory", f"/v1/actions/{site.action}"}, sent
+        assert all(first.values()), sent
+        assert again == first, sent  # the second view sent each ETag back
+        assert 304 not in statuses[0], statuses
+        assert 304 in statuses[1], statuses
+        assert site.action in texts  # drawn from the revalidated copy
+        assert console.errors == [], console.errors
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=10)
