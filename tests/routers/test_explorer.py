@@ -436,3 +436,31 @@ async def test_a_chart_shows_the_territory_series_however_many_commune_values_co
     figure = page.split(f'id="indicator-{code}"', 1)[1].split("</figure>", 1)[0]
     rows = figure.split("<tbody>", 1)[1].split("</tbody>", 1)[0].count("<tr>")
     assert rows == len(territory)
+
+
+EXPLORER_CODE = [
+    PROJECT_ROOT / "app" / "routers" / "explorer.py",
+    PROJECT_ROOT / "app" / "services" / "explorer.py",
+    PROJECT_ROOT / "app" / "services" / "explorer_text.py",
+    *(PROJECT_ROOT / "app" / "static" / "explorer").iterdir(),
+    *(PROJECT_ROOT / "app" / "templates" / "explorer").iterdir(),
+]
+
+
+async def test_the_explorer_names_no_place_of_the_loaded_territory(
+    client: httpx.AsyncClient,
+) -> None:
+    territory = (await client.get("/v1/territory")).json()
+    communes = [f["properties"] for f in (await client.get("/v1/communes")).json()["features"]]
+    words = [territory["name"], territory["siren"], territory.get("short_name") or ""]
+    for commune in communes:
+        words += [commune["name"], commune["insee"], commune.get("siren") or ""]
+    patterns = [re.compile(rf"(?<!\w){re.escape(word)}(?!\w)") for word in words if word]
+    # A longitude, latitude pair written as numbers: the map's view must come from the data.
+    pair = re.compile(r"\[\s*-?\d+\.\d+\s*,\s*-?\d+\.\d+\s*\]")
+    found = []
+    for path in EXPLORER_CODE:
+        source = path.read_text()
+        found += [f"{path.name}: {p.pattern}" for p in patterns if p.search(source)]
+        found += [f"{path.name}: {m.group()}" for m in pair.finditer(source)]
+    assert found == []

@@ -69,7 +69,8 @@
   var options = { container: holder, style: style, attributionControl: false,
                   cooperativeGestures: false };
   if (box.length === 4 && box.every(isFinite)) options.bounds = [[box[0], box[1]], [box[2], box[3]]];
-  else { options.center = [2.35, 46.6]; options.zoom = 4; }
+  // No commune loaded yet: the whole world, rather than some place written in the code.
+  else { options.center = [0, 0]; options.zoom = 0; }
   options.fitBoundsOptions = { padding: 12 };
   var map = new maplibregl.Map(options);
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }));

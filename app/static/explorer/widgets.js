@@ -1,8 +1,8 @@
 // Web components of the Territoire API, for other websites:
 //   <territoire-plan></territoire-plan>            the plan's progress
 //   <territoire-action code="2.1.1.1"></territoire-action>
-//   <territoire-commune insee="62498"></territoire-commune>
-//   <territoire-map axis="3" commune="62498"></territoire-map>   (a frame of /widgets/map)
+//   <territoire-commune insee="INSEE code"></territoire-commune>
+//   <territoire-map axis="3" commune="INSEE code"></territoire-map>   (a frame of /widgets/map)
 // Each reads the public JSON API of the service this script comes from (CORS is open to reads;
 // the browser's cache revalidates with the API's ETags). `lang="en"` for English.
 (function () {
