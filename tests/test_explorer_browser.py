@@ -156,7 +156,9 @@ async def test_every_page_renders_without_console_error(browser: Browser, site: 
     for name, path in pages(site).items():
         page, console = await open_page(browser, site.url + path)
         assert await page.locator("h1").count() >= 1, name
-        await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+        await page.screenshot(
+            path=str(SCREENSHOTS / f"{name}.png"), full_page=False, animations="disabled"
+        )
         await page.context.close()
         assert console.errors == [], (name, console.errors)
 
@@ -179,18 +181,30 @@ async def test_the_map_draws_tiles_and_features(browser: Browser, site: Site) ->
     fetched = {re.sub(r"/tiles/.*", "", url).rsplit("/", 1)[-1] for url, status in tiles}
     assert fetched == {"communes", "initiatives"}, tiles
     assert all(status in (200, 304) for _, status in tiles), tiles
-    # The axis filter applies to the drawn features: an axis without initiatives draws none.
+    # The axis filter applies to the drawn features: an axis draws its initiatives alone (and
+    # one without initiatives draws none).
     async with httpx.AsyncClient(base_url=site.url) as client:
         axes = [a["code"] for a in (await client.get("/v1/axes")).json()["items"]]
-        empty = []
-        for code in axes:
-            found = (await client.get(f"/v1/initiatives?category={code}&limit=1")).json()
-            if not found["features"]:
-                empty.append(code)
+        features = (await client.get("/v1/initiatives?limit=1000")).json()["features"]
+    categories = {str(f["properties"]["category"]) for f in features}
+    assert len(categories) > 1, "the test data should have initiatives under several axes"
+    drawn_categories = """() => [...new Set(document.getElementById('map').territoireMap
+      .queryRenderedFeatures({layers: ['initiatives-point', 'initiatives-line',
+                                       'initiatives-area']})
+      .map((f) => String(f.properties.category)))].sort()"""
+    assert len(await page.evaluate(drawn_categories)) > 1  # unfiltered: several axes drawn
+    chosen = sorted(categories)[0]
+    await page.goto(site.url + f"/map?axis={chosen}", wait_until="load")
+    await page.wait_for_function(
+        "() => Number(document.getElementById('map').dataset.initiatives) > 0", timeout=30_000
+    )
+    assert await page.evaluate(drawn_categories) == [chosen]
+    empty = [code for code in axes if code not in categories]
     if empty:
         await page.goto(site.url + f"/map?axis={empty[0]}", wait_until="load")
         await page.wait_for_function(
-            "() => document.getElementById('map').dataset.initiatives !== undefined", timeout=30_000
+            "() => document.getElementById('map').dataset.initiatives !== undefined",
+            timeout=30_000,
         )
         count = await page.evaluate("document.getElementById('map').dataset.initiatives")
         assert count == "0"
@@ -363,9 +377,13 @@ async def test_widgets_render_in_a_page_of_another_origin(browser: Browser, site
         frame = page.frame_locator("#frame")
         assert action["title"] in await frame.locator("h1").inner_text()
         map_frame = page.frame_locator("territoire-map >> iframe")
-        await map_frame.locator("#map canvas").wait_for(timeout=15_000)
-        await page.wait_for_timeout(500)  # the frames' first paint, for the screenshot only
-        await page.screenshot(path=str(SCREENSHOTS / "widgets-other-origin.png"), full_page=True)
+        # The small map in its final view, fully drawn: a screenshot the same on every run.
+        await map_frame.locator("#map[data-settled]").wait_for(timeout=15_000)
+        await page.screenshot(
+            path=str(SCREENSHOTS / "widgets-other-origin.png"),
+            full_page=True,
+            animations="disabled",
+        )
         await page.context.close()
     assert console.errors == [], console.errors
 

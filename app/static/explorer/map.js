@@ -89,7 +89,15 @@
           } else c.forEach(walk);
         })(feature.geometry.coordinates);
         map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 12, duration: 0 });
-      });
+      })
+      .catch(function () { /* the territory's view stays */ })
+      .then(function () { map.once("idle", settled); });
+  } else {
+    map.once("idle", settled);
+  }
+  function settled() {
+    // The initial view is final and drawn (for screenshots that are the same on every run).
+    holder.dataset.settled = "";
   }
 
   var INTERACTIVE = ["initiatives-point", "initiatives-line", "initiatives-area"];
