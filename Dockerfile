@@ -1,4 +1,14 @@
 # Production image: the API on uvicorn; PostGIS runs in its own container (compose.yaml).
+
+# The explorer's browser libraries (web/package-lock.json), served from app/static/vendor.
+FROM node:20-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && mkdir -p vendor/maplibre-gl \
+ && cp node_modules/maplibre-gl/dist/maplibre-gl.js node_modules/maplibre-gl/dist/maplibre-gl.css \
+       node_modules/maplibre-gl/LICENSE.txt vendor/maplibre-gl/
+
 FROM python:3.11-slim-bookworm AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -15,6 +25,7 @@ RUN pip install -r requirements/runtime.txt
 COPY pyproject.toml README.md alembic.ini ./
 COPY alembic alembic
 COPY app app
+COPY --from=web /web/vendor app/static/vendor
 COPY data data
 RUN pip install --no-deps .
 

@@ -38,6 +38,7 @@ from app.routers import (
     communes,
     docs,
     editing,
+    explorer,
     health,
     indicators,
     initiatives,
@@ -202,10 +203,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         editing,
         admin,
         docs,
+        explorer,
     ):
         app.include_router(module.router)
     app.include_router(ogc.assets)
     docs.mount_assets(app)
+    explorer.mount_assets(app)
     # Outermost last: HTTP caching wraps the response cache, which wraps compression, so that a
     # cached entry is stored compressed and a 304 never reaches the cache.
     app.add_middleware(CompressionMiddleware)

@@ -154,16 +154,33 @@ ensure_gdal() {
     || apt_install gdal-bin
 }
 
-# Node.js and the npm tools pinned in clients/ (openapi-typescript, openapi-fetch, TypeScript),
-# for the test that generates and type-checks the TypeScript client: `npm ci` when
-# node_modules is missing or was installed from another package-lock.json.
-ensure_client_tools() {
-  local dir="$ROOT/clients" stamp
+# Node.js and npm (Debian's when absent), then `npm ci` in a folder of the repository when its
+# node_modules is missing or was installed from another package.json or package-lock.json.
+npm_ci_in() {
+  local dir="$ROOT/$1" stamp
   { command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; } || apt_install nodejs npm
   stamp=$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -c1-16)
   if [ "$(cat "$dir/node_modules/.installed" 2>/dev/null)" != "$stamp" ]; then
-    say "npm ci (clients/)"
+    say "npm ci ($1/)"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
     echo "$stamp" > "$dir/node_modules/.installed"
   fi
+}
+
+# The npm tools pinned in clients/ (openapi-typescript, openapi-fetch, TypeScript), for the test
+# that generates and type-checks the TypeScript client.
+ensure_client_tools() {
+  npm_ci_in clients
+}
+
+# The browser libraries of the explorer (web/package-lock.json: MapLibre GL JS, and axe-core for
+# the accessibility tests), their files copied to app/static/vendor/ (git-ignored), from which
+# the service serves them: no CDN.
+ensure_web_assets() {
+  local web="$ROOT/web" vendor="$ROOT/app/static/vendor"
+  npm_ci_in web
+  mkdir -p "$vendor/maplibre-gl"
+  cp "$web/node_modules/maplibre-gl/dist/maplibre-gl.js" \
+    "$web/node_modules/maplibre-gl/dist/maplibre-gl.css" \
+    "$web/node_modules/maplibre-gl/LICENSE.txt" "$vendor/maplibre-gl/"
 }

@@ -775,7 +775,18 @@ async def test_odd_headers(client: httpx.AsyncClient, target: str) -> None:
 # --- routes outside the OpenAPI document -------------------------------------------------------
 
 # Valid values for the path parameters of routes the document leaves out.
-HIDDEN_EXAMPLES = {"slug": "not-found", "path": "swagger-ui.css", "name": "map.js"}
+HIDDEN_EXAMPLES = {
+    "slug": "not-found",
+    "path": "swagger-ui.css",
+    "name": "map.js",
+    "code": "1.2.1.1",
+    "insee": "62498",
+}
+# A file each mount serves, where it is not the docs' asset.
+MOUNT_EXAMPLES = {
+    "/assets/explorer/{path}": "explorer.css",
+    "/assets/vendor/{path}": "maplibre-gl/maplibre-gl.css",
+}
 
 
 def hidden_routes(app: FastAPI, document: dict[str, Any]) -> Iterator[tuple[str, set[str]]]:
@@ -797,6 +808,8 @@ async def test_routes_outside_the_schema(
         names = re.findall(r"\{([^}/:]+)", template)
         template = re.sub(r"\{([^}/:]+)(:[^}]*)?\}", r"{\1}", template)
         values = {name: HIDDEN_EXAMPLES[name] for name in names}
+        if template in MOUNT_EXAMPLES:
+            values["path"] = MOUNT_EXAMPLES[template]
         path = fill(template, values)
 
         async def expect(target: str, allowed: set[int], label: str) -> None:

@@ -47,6 +47,7 @@ class ValueFilters:
     commune: str | None = None
     since: date | None = None
     until: date | None = None
+    territory_only: bool = False  # the territory's own series (values of no commune)
 
 
 def _linked_codes(level: str) -> Any:
@@ -187,6 +188,8 @@ async def list_values(
         clauses.append(IndicatorValue.kind.in_(filters.kinds))
     if filters.commune is not None:
         clauses.append(IndicatorValue.commune_insee == filters.commune)
+    elif filters.territory_only:
+        clauses.append(IndicatorValue.commune_insee.is_(None))
     start = IndicatorValue.period_start
     end = func.coalesce(IndicatorValue.period_end, IndicatorValue.period_start)
     # A period filter keeps the values whose date or period overlaps it; undated ones go.
