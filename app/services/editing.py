@@ -101,6 +101,11 @@ async def node_row(session: AsyncSession, level: Level, code: str) -> RowMapping
     return found
 
 
+async def check_node(session: AsyncSession, level: Level, code: str) -> None:
+    """404 unless the node exists (one row, without building its detail)."""
+    await node_row(session, level, code)
+
+
 async def _action_fields(
     session: AsyncSession, given: dict[str, Any], current: RowMapping | None
 ) -> dict[str, Any]:

@@ -46,6 +46,11 @@ async def _budget_line(session: AsyncSession, code: str, key: str) -> RowMapping
     return found
 
 
+async def check_budget_line(session: AsyncSession, code: str, key: str) -> None:
+    """404 unless the action has this budget line (without building its record)."""
+    await _budget_line(session, code, key)
+
+
 async def get_budget_line(session: AsyncSession, code: str, key: str) -> BudgetLineRecord:
     return budget_record(await _budget_line(session, code, key), code)
 
@@ -110,6 +115,11 @@ async def _milestone(session: AsyncSession, code: str, key: str) -> RowMapping:
     if found is None:
         raise NotFoundError(f"The action {code} has no milestone {key}.")
     return found
+
+
+async def check_milestone(session: AsyncSession, code: str, key: str) -> None:
+    """404 unless the action has this milestone (without building its record)."""
+    await _milestone(session, code, key)
 
 
 async def get_milestone(session: AsyncSession, code: str, key: str) -> MilestoneRecord:

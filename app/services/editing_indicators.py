@@ -48,6 +48,11 @@ async def _indicator(session: AsyncSession, code: str) -> RowMapping:
     return found
 
 
+async def check_indicator(session: AsyncSession, code: str) -> None:
+    """404 unless the indicator exists (without building its detail: series, communes)."""
+    await _indicator(session, code)
+
+
 async def _sync_measures(session: AsyncSession, indicator_id: int, codes: list[str]) -> None:
     wanted: dict[str, set[tuple[int, Any]]] = {name: set() for name in INDICATOR_LINKS}
     unknown: list[str] = []
@@ -134,6 +139,11 @@ async def _value(session: AsyncSession, code: str, value_id: int) -> tuple[RowMa
     if found is None:
         raise NotFoundError(f"The indicator {code} has no value {value_id}.")
     return indicator, found
+
+
+async def check_value(session: AsyncSession, code: str, value_id: int) -> None:
+    """404 unless the indicator has this value (without building its record)."""
+    await _value(session, code, value_id)
 
 
 async def get_value(session: AsyncSession, code: str, value_id: int) -> IndicatorValueOut:
