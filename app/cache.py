@@ -5,7 +5,7 @@ migration that adds them). Each worker LISTENs on that channel and drops its who
 change is committed. A response computed while a change landed is not stored (the generation
 counter moved meanwhile), and while the listener is disconnected nothing is served from or
 stored in the cache, so a stale body is never answered. The same listener keeps the dataset
-versions that HTTP validators derive from (app.http_cache.DataVersions) in step.
+versions that HTTP validators derive from (app.http_cache.versions.DataVersions) in step.
 """
 
 import asyncio
@@ -21,8 +21,8 @@ import asyncpg
 logger = logging.getLogger(__name__)
 
 CHANNEL = "territoire_data"
-# Set on a request's scope by app.http_cache when its body will not be sent (HEAD, or a 304
-# decided after the fact): such a response may be incomplete, so it is never stored.
+# Set on a request's scope by app.http_cache.conditional when its body will not be sent (HEAD,
+# or a 304 decided after the fact): such a response may be incomplete, so it is never stored.
 BODY_UNUSED = "territoire.body_unused"
 
 Scope = dict[str, Any]

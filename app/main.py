@@ -21,12 +21,10 @@ from app.cache import ChangeListener, ResponseCache, ResponseCacheMiddleware
 from app.config import Settings, get_settings
 from app.db import create_database, plain_dsn
 from app.errors import install_error_handlers
-from app.http_cache import (
-    CachingPolicy,
-    CompressionMiddleware,
-    DataVersions,
-    HttpCachingMiddleware,
-)
+from app.http_cache.compression import CompressionMiddleware
+from app.http_cache.conditional import HttpCachingMiddleware
+from app.http_cache.policy import CachingPolicy
+from app.http_cache.versions import DataVersions
 from app.limits import BodyLimitMiddleware
 from app.openapi import build_openapi
 from app.ratelimit import RateLimiter
