@@ -170,9 +170,21 @@ class ChangeListener:
 # Request headers a cached answer depends on (the key), and those that send a request past the
 # cache: an authenticated read is checked by its route; a condition other than a plain
 # If-None-Match is left to app.http_cache.
-_KEYED = (b"host", b"x-forwarded-proto", b"x-forwarded-host", b"accept", b"accept-encoding")
+_KEYED = (
+    b"host",
+    b"x-forwarded-proto",
+    b"x-forwarded-host",
+    b"accept",
+    b"accept-encoding",
+    b"accept-language",  # the explorer's pages
+)
 _BYPASS = frozenset((b"authorization", b"if-modified-since", b"if-match", b"range"))
 _NOT_MODIFIED_KEPT = (b"etag", b"cache-control", b"last-modified")
+# Headers that describe one exchange, not the representation: never replayed from the cache (a
+# middleware inside this one that sets them per request must not see its value repeated).
+_PER_REQUEST = frozenset(
+    (b"date", b"x-request-id", b"request-id", b"traceparent", b"server-timing")
+)
 
 
 def _not_modified_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -196,11 +208,13 @@ class ResponseCacheMiddleware:
         cache: ResponseCache,
         prefixes: tuple[str, ...],
         exclude: tuple[str, ...] = (),
+        paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.cache = cache
         self.prefixes = prefixes
         self.exclude = exclude
+        self.paths = paths  # cached too, these exact paths only
 
     def _key(self, scope: Scope) -> tuple[tuple[bytes, ...], bytes | None] | None:
         """The entry's key and the request's If-None-Match; None when the cache is not for it."""
@@ -209,7 +223,9 @@ class ResponseCacheMiddleware:
         if not self.cache.active:
             return None
         path: str = scope["path"]
-        if not path.startswith(self.prefixes) or path.startswith(self.exclude):
+        if path not in self.paths and (
+            not path.startswith(self.prefixes) or path.startswith(self.exclude)
+        ):
             return None
         found: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
@@ -270,4 +286,5 @@ class ResponseCacheMiddleware:
 
         await self.app(scope, receive, capture)
         if status == 200 and storable and not scope.get(BODY_UNUSED):
-            self.cache.put(key, CachedResponse(status, headers, b"".join(chunks)), generation)
+            kept = [(name, value) for name, value in headers if name not in _PER_REQUEST]
+            self.cache.put(key, CachedResponse(status, kept, b"".join(chunks)), generation)

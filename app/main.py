@@ -80,6 +80,10 @@ BODY_VALIDATED = (
     "/v1/proposals",
 )
 
+# Outside /v1/, the public pages kept in the response cache: they show published data only
+# (every change to it is notified), the same to every anonymous client.
+CACHED_PAGES = frozenset(("/", "/ogc", "/ogc/collections"))
+
 
 def migration_head() -> str:
     """The revision the code expects the database at (read once, at start-up)."""
@@ -223,7 +227,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HttpCachingMiddleware, versions=versions, policy=app.state.caching_policy)
     if settings.response_cache:
         app.add_middleware(
-            ResponseCacheMiddleware, cache=cache, prefixes=("/v1/",), exclude=BODY_VALIDATED
+            ResponseCacheMiddleware,
+            cache=cache,
+            prefixes=("/v1/",),
+            exclude=BODY_VALIDATED,
+            paths=CACHED_PAGES,
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.trusted_proxies:  # else X-Forwarded-For is ignored: the client is the peer
