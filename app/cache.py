@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import asyncpg
@@ -37,6 +37,15 @@ class CachedResponse:
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
+    # Computed once, when stored: the headers of a hit, the 304's, the ETag a 304 needs.
+    marked: list[tuple[bytes, bytes]] = field(init=False)
+    not_modified: list[tuple[bytes, bytes]] = field(init=False)
+    etag: bytes | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "marked", [*self.headers, (b"x-cache", b"hit")])
+        object.__setattr__(self, "not_modified", _not_modified_headers(self.headers))
+        object.__setattr__(self, "etag", dict(self.headers).get(b"etag"))
 
 
 class ResponseCache:
@@ -158,8 +167,40 @@ class ChangeListener:
             await asyncio.sleep(self.retry_seconds)
 
 
+# Request headers a cached answer depends on (the key), and those that send a request past the
+# cache: an authenticated read is checked by its route; a condition other than a plain
+# If-None-Match is left to app.http_cache.
+_KEYED = (
+    b"host",
+    b"x-forwarded-proto",
+    b"x-forwarded-host",
+    b"accept",
+    b"accept-encoding",
+    b"accept-language",  # the explorer's pages
+)
+_BYPASS = frozenset((b"authorization", b"if-modified-since", b"if-match", b"range"))
+_NOT_MODIFIED_KEPT = (b"etag", b"cache-control", b"last-modified")
+# Headers that describe one exchange, not the representation: never replayed from the cache (a
+# middleware inside this one that sets them per request must not see its value repeated).
+_PER_REQUEST = frozenset(
+    (b"date", b"x-request-id", b"request-id", b"traceparent", b"server-timing")
+)
+
+
+def _not_modified_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The headers of the 304 that app.http_cache sends for this 200: its validators, its
+    Cache-Control, Vary and CORS; computed once, when the 200 is stored."""
+    found = dict(headers)
+    kept = [(name, found[name]) for name in _NOT_MODIFIED_KEPT if name in found]
+    cors = [(name, value) for name, value in headers if name.startswith(b"access-control-")]
+    return [*kept, (b"vary", b"Accept-Encoding"), *cors]
+
+
 class ResponseCacheMiddleware:
-    """Serves repeated anonymous GETs of the public API from memory."""
+    """Serves repeated anonymous GETs (and HEADs) of the public API from memory, as they were
+    last answered, validators and CORS included; a conditional GET whose If-None-Match is the
+    stored ETag gets its 304 here. Placed outermost, so that a hit costs one key and one lookup:
+    no routing, no hashing, no header list built per request."""
 
     def __init__(
         self,
@@ -167,43 +208,57 @@ class ResponseCacheMiddleware:
         cache: ResponseCache,
         prefixes: tuple[str, ...],
         exclude: tuple[str, ...] = (),
+        paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.cache = cache
         self.prefixes = prefixes
         self.exclude = exclude
+        self.paths = paths  # cached too, these exact paths only
 
-    def _key(self, scope: Scope) -> tuple[bytes, ...] | None:
-        if scope["type"] != "http" or scope["method"] != "GET" or not self.cache.active:
+    def _key(self, scope: Scope) -> tuple[tuple[bytes, ...], bytes | None] | None:
+        """The entry's key and the request's If-None-Match; None when the cache is not for it."""
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             return None
-        if any(scope["path"].startswith(prefix) for prefix in self.exclude):
+        if not self.cache.active:
             return None
-        if not scope["path"].startswith(self.prefixes):
+        path: str = scope["path"]
+        if path not in self.paths and (
+            not path.startswith(self.prefixes) or path.startswith(self.exclude)
+        ):
             return None
-        headers = dict(scope["headers"])
-        if b"authorization" in headers:
-            return None
+        found: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            if name in _BYPASS or name in found:  # a repeated field: left to the full path
+                return None
+            found[name] = value
         return (
             scope.get("scheme", "http").encode(),
-            headers.get(b"host", b""),
-            headers.get(b"x-forwarded-proto", b""),
-            headers.get(b"x-forwarded-host", b""),
-            scope["raw_path"] if scope.get("raw_path") else scope["path"].encode(),
+            *[found.get(name, b"") for name in _KEYED],
+            scope.get("raw_path") or path.encode(),
             scope.get("query_string", b""),
-            headers.get(b"accept", b""),
-            headers.get(b"accept-encoding", b""),
-        )
+        ), found.get(b"if-none-match")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        key = self._key(scope)
-        if key is None:
+        keyed = self._key(scope)
+        if keyed is None:
             await self.app(scope, receive, send)
             return
+        key, if_none_match = keyed
         hit = self.cache.get(key)
         if hit is not None:
-            marked = [*hit.headers, (b"x-cache", b"hit")]
-            await send({"type": "http.response.start", "status": hit.status, "headers": marked})
-            await send({"type": "http.response.body", "body": hit.body})
+            if if_none_match is None:
+                await send({"type": "http.response.start", "status": 200, "headers": hit.marked})
+                body = b"" if scope["method"] == "HEAD" else hit.body
+                await send({"type": "http.response.body", "body": body})
+                return
+            if if_none_match == hit.etag:
+                start = {"type": "http.response.start", "status": 304, "headers": hit.not_modified}
+                await send(start)
+                await send({"type": "http.response.body", "body": b""})
+                return
+        if if_none_match is not None or scope["method"] != "GET":
+            await self.app(scope, receive, send)  # another tag, or a HEAD: not stored
             return
 
         generation = self.cache.generation
@@ -231,4 +286,5 @@ class ResponseCacheMiddleware:
 
         await self.app(scope, receive, capture)
         if status == 200 and storable and not scope.get(BODY_UNUSED):
-            self.cache.put(key, CachedResponse(status, headers, b"".join(chunks)), generation)
+            kept = [(name, value) for name, value in headers if name not in _PER_REQUEST]
+            self.cache.put(key, CachedResponse(status, kept, b"".join(chunks)), generation)

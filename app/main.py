@@ -80,6 +80,10 @@ BODY_VALIDATED = (
     "/v1/proposals",
 )
 
+# Outside /v1/, the public pages kept in the response cache: they show published data only
+# (every change to it is notified), the same to every anonymous client.
+CACHED_PAGES = frozenset(("/", "/ogc", "/ogc/collections"))
+
 
 def migration_head() -> str:
     """The revision the code expects the database at (read once, at start-up)."""
@@ -207,13 +211,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogc.assets)
     docs.mount_assets(app)
     explorer.mount_assets(app)
-    # Outermost last: HTTP caching wraps the response cache, which wraps compression, so that a
-    # cached entry is stored compressed and a 304 never reaches the cache.
+    # Outermost last: the response cache wraps HTTP caching, which wraps compression, so that a
+    # cached entry is stored compressed and with its validators, and a hit or its 304 is sent
+    # from memory before anything else runs.
     app.add_middleware(CompressionMiddleware)
-    if settings.response_cache:
-        app.add_middleware(
-            ResponseCacheMiddleware, cache=cache, prefixes=("/v1/",), exclude=BODY_VALIDATED
-        )
     # Also read by the writes' preconditions (If-Match): the ETags they compare are the GETs'.
     app.state.caching_policy = CachingPolicy(
         fingerprint=code_fingerprint(settings),
@@ -224,6 +225,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_validated=BODY_VALIDATED,
     )
     app.add_middleware(HttpCachingMiddleware, versions=versions, policy=app.state.caching_policy)
+    if settings.response_cache:
+        app.add_middleware(
+            ResponseCacheMiddleware,
+            cache=cache,
+            prefixes=("/v1/",),
+            exclude=BODY_VALIDATED,
+            paths=CACHED_PAGES,
+        )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.trusted_proxies:  # else X-Forwarded-For is ignored: the client is the peer
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
