@@ -10,6 +10,7 @@ territoire keys list [--all]              the keys (never their secret); --all w
 territoire keys revoke ID                 revoke a key at once
 territoire webhooks [--once]              deliver webhook events (a worker; --once: one round)
 territoire digests [--once]               email members their digests (a worker; --once: one pass)
+territoire metrics-reset                  empty PROMETHEUS_MULTIPROC_DIR before the workers start
 """
 
 import argparse
@@ -264,7 +265,17 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--once", action="store_true", help="one round, then exit")
     digests = commands.add_parser("digests", help="email the members' digests")
     digests.add_argument("--once", action="store_true", help="one pass, then exit")
+    commands.add_parser(
+        "metrics-reset", help="empty PROMETHEUS_MULTIPROC_DIR (before starting the workers)"
+    )
     arguments = parser.parse_args(argv)
+
+    if arguments.command == "metrics-reset":
+        from app.metrics_files import reset_multiprocess_dir
+
+        folder = reset_multiprocess_dir()
+        print(f"metrics: {folder} emptied" if folder else "metrics: PROMETHEUS_MULTIPROC_DIR unset")
+        return 0
 
     if arguments.command == "digests":
         return asyncio.run(run_digests(arguments.once))
