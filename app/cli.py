@@ -127,17 +127,22 @@ async def run_webhooks(once: bool, settings: Settings | None = None) -> int:
 
 async def run_digests(once: bool, settings: Settings | None = None) -> int:
     """Send the digests that are due, every DIGEST_POLL_SECONDS (or once)."""
-    from app.services.digests import send_digests
+    import signal
+
+    from app.services.digests import run_digests_loop, send_digests
 
     settings = settings or get_settings()
     database = create_database(settings)
     try:
-        while True:
-            sent = await send_digests(database, settings)
-            if once:
-                print(f"digests: {sent} sent")
-                return 0
-            await asyncio.sleep(settings.digest_poll_seconds)
+        if once:
+            print(f"digests: {await send_digests(database, settings)} sent")
+            return 0
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run_digests_loop(database, settings, stop)
+        return 0
     finally:
         await database.dispose()
 

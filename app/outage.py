@@ -27,7 +27,7 @@ _CLOSED = ("connection is closed", "pool is closed", "pool is closing", "connect
 
 
 def _is_unavailable_link(error: BaseException) -> bool:
-    if isinstance(error, _ASYNCPG_UNAVAILABLE | OSError | TimeoutError | sa.TimeoutError):
+    if isinstance(error, (*_ASYNCPG_UNAVAILABLE, OSError, sa.TimeoutError)):
         # OSError: refused, reset, unreachable; TimeoutError (an OSError too): connect timeout;
         # sqlalchemy's TimeoutError: no pooled connection came free in time.
         return True
