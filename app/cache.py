@@ -120,12 +120,31 @@ class _Caches:
 
 
 class ChangeListener:
-    """Keeps a LISTEN connection open; invalidates the caches on every notification."""
+    """Keeps a LISTEN connection open; invalidates the caches on every notification.
 
-    def __init__(self, dsn: str, *caches: Invalidated, retry_seconds: float = 1.0) -> None:
+    When the connection is lost (the database restarting, a network cut) the caches are
+    bypassed and emptied, and the listener reconnects with a backoff of `retry_seconds`
+    doubling up to `max_retry_seconds`; once listening again it empties them once more (what
+    was committed meanwhile was not notified) before they are used. A ping every
+    `ping_seconds` finds a connection that died without closing its socket.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *caches: Invalidated,
+        retry_seconds: float = 0.1,
+        max_retry_seconds: float = 2.0,
+        connect_timeout: float = 5.0,
+        ping_seconds: float = 10.0,
+    ) -> None:
         self.dsn = dsn
         self.cache = _Caches(caches)
         self.retry_seconds = retry_seconds
+        self.max_retry_seconds = max_retry_seconds
+        self.connect_timeout = connect_timeout
+        self.ping_seconds = ping_seconds
+        self.reconnections = 0  # connections made after the first (for tests and logs)
         self._task: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
 
@@ -144,27 +163,45 @@ class ChangeListener:
     def _on_termination(self, *_: object) -> None:
         self._lost.set()
 
+    async def _listen_until_lost(self, connection: asyncpg.Connection) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._lost.wait(), timeout=self.ping_seconds)
+                return
+            except TimeoutError:
+                await connection.execute("SELECT 1", timeout=self.connect_timeout)
+
     async def _run(self) -> None:
+        delay = self.retry_seconds
+        connected_once = False
         while True:
             connection: asyncpg.Connection | None = None
             try:
-                connection = await asyncpg.connect(self.dsn, timeout=5)
+                self._lost.clear()
+                connection = await asyncpg.connect(self.dsn, timeout=self.connect_timeout)
                 connection.add_termination_listener(self._on_termination)
                 await connection.add_listener(CHANNEL, self._on_notification)
                 # Whatever changed while we were not listening is unknown: start afresh.
                 self.cache.invalidate()
                 self.cache.connected = True
-                self._lost.clear()
-                await self._lost.wait()
+                if connected_once:
+                    self.reconnections += 1
+                    logger.warning("cache listener reconnected; caches emptied")
+                connected_once = True
+                delay = self.retry_seconds
+                await self._listen_until_lost(connection)
                 logger.warning("cache listener lost its connection; cache bypassed")
-            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-                logger.warning("cache listener cannot connect (%s); retrying", error)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # never let the task die: the cache would stay off
+                logger.warning("cache listener cannot listen (%s); retrying", error)
             finally:
                 self.cache.connected = False
                 self.cache.invalidate()
                 if connection is not None and not connection.is_closed():
-                    await connection.close()
-            await asyncio.sleep(self.retry_seconds)
+                    connection.terminate()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_retry_seconds)
 
 
 # Request headers a cached answer depends on (the key), and those that send a request past the

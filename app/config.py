@@ -20,6 +20,27 @@ class Settings(BaseSettings):
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_statement_timeout_ms: int = Field(default=15_000, ge=100)
+    database_connect_timeout_seconds: float = Field(
+        default=1.5,
+        gt=0,
+        le=60,
+        description="Time to open a database connection before the request gets a 503.",
+    )
+    database_pool_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="Wait for a free pooled connection, then 503."
+    )
+    database_command_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Client-side limit of one statement of the hot read paths (a server that "
+        "stopped answering without closing its sockets).",
+    )
+    outage_retry_after_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=3600,
+        description="Retry-After of the 503 answered while the database does not answer.",
+    )
     export_statement_timeout_ms: int = Field(
         default=1_800_000,
         ge=1_000,
@@ -99,6 +120,18 @@ class Settings(BaseSettings):
         default=[],
         description="Addresses or networks of reverse proxies whose X-Forwarded-For is "
         "believed; otherwise the client is the peer address.",
+    )
+    # Operations: app/metrics.py, app/observability.py.
+    metrics: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, /metrics requires `Authorization: Bearer <token>`.",
+    )
+    metrics_database_timeout_seconds: float = Field(
+        default=1.0, gt=0, le=30, description="Time the queue gauges of /metrics may take."
+    )
+    access_log: bool = Field(
+        default=True, description="One JSON line per request on the territoire.access logger."
     )
     max_body_bytes: int = Field(
         default=262_144, ge=1024, description="Largest request body accepted, in bytes."

@@ -40,6 +40,9 @@ class Database:
     dsn: str = ""
     pool_size: int = 10
     server_settings: dict[str, str] = field(default_factory=dict)
+    # Outages (app/outage.py): fail fast rather than hang.
+    connect_timeout: float = 60.0
+    command_timeout: float | None = None
     _pool: "asyncpg.Pool[Any] | None" = None
     _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -58,6 +61,8 @@ class Database:
                         max_size=self.pool_size,
                         server_settings=self.server_settings,
                         reset=_keep_session,
+                        timeout=self.connect_timeout,
+                        command_timeout=self.command_timeout,
                     )
         return self._pool
 
@@ -93,7 +98,11 @@ def create_database(settings: Settings) -> Database:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
-        connect_args={"server_settings": server_settings},
+        pool_timeout=settings.database_pool_timeout_seconds,
+        connect_args={
+            "server_settings": server_settings,
+            "timeout": settings.database_connect_timeout_seconds,
+        },
     )
     snapshot_engine = engine.execution_options(
         isolation_level="REPEATABLE READ", postgresql_readonly=True
@@ -105,6 +114,8 @@ def create_database(settings: Settings) -> Database:
         dsn=plain_dsn(str(settings.database_url)),
         pool_size=settings.database_pool_size,
         server_settings=server_settings,
+        connect_timeout=settings.database_connect_timeout_seconds,
+        command_timeout=settings.database_command_timeout_seconds,
     )
 
 
