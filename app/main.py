@@ -30,6 +30,7 @@ from app.http_cache import (
 from app.limits import BodyLimitMiddleware
 from app.openapi import build_openapi
 from app.ratelimit import RateLimiter
+from app.replicas import ReplicaMiddleware
 from app.repositories.publication import VersionRow, dataset_versions_on
 from app.routers import (
     admin,
@@ -139,7 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_entry_bytes=8 * 1024 * 1024,
     )
     reader = VersionReader(plain_dsn(str(settings.database_url)))
-    versions = DataVersions(reader)
+    # With replicas, each read of the versions also sets how far a replica must have replayed.
+    versions = DataVersions(database.replicas.fenced(reader) if database.replicas else reader)
     # One LISTEN connection keeps in step what derives from committed data: the dataset versions
     # always (a conditional GET is then answered from memory, without a query, response cache or
     # not) and the response cache when it is on.
@@ -226,6 +228,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_validated=BODY_VALIDATED,
     )
     app.add_middleware(HttpCachingMiddleware, versions=versions, policy=app.state.caching_policy)
+    if database.replicas is not None:
+        debug = settings.replica_debug_header
+        app.add_middleware(ReplicaMiddleware, replicas=database.replicas, debug_header=debug)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.trusted_proxies:  # else X-Forwarded-For is ignored: the client is the peer
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
