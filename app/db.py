@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.config import Settings
-from app.replicas import ReplicaReader, ReplicaSet, replica_set, route_read
+from app.replica_routing import ReplicaReader, route_read, route_snapshot
+from app.replicas import ReplicaSet, replica_set
 
 EXPORT_TASKS = "export_tasks"  # session.info key: COPYs running on the session's connection
 
@@ -175,7 +176,13 @@ async def get_snapshot_session(request: Request) -> AsyncIterator[AsyncSession]:
     sent, streamed bodies included (request scope); it never commits."""
     database: Database = request.app.state.database
     settings: Settings = request.app.state.settings
-    async with database.snapshot_sessionmaker() as session:
+    sessionmaker = database.snapshot_sessionmaker
+    if database.replicas is not None:
+        writes = (get_session, get_writer)
+        sessionmaker = (
+            await route_snapshot(database.replicas, request.scope, writes) or sessionmaker
+        )
+    async with sessionmaker() as session:
         # A whole export is one statement: it gets its own, longer, time limit.
         await session.execute(
             text("SELECT set_config('statement_timeout', :timeout, true)"),

@@ -30,7 +30,7 @@ from app.http_cache import (
 from app.limits import BodyLimitMiddleware
 from app.openapi import build_openapi
 from app.ratelimit import RateLimiter
-from app.replicas import ReplicaMiddleware
+from app.replica_routing import ReplicaMiddleware
 from app.repositories.publication import VersionRow, dataset_versions_on
 from app.routers import (
     admin,

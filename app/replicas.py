@@ -22,11 +22,17 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import asyncpg
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +41,7 @@ T = TypeVar("T")
 READ_FROM = "territoire.read_from"
 PRIMARY = "primary"
 # What a dead, restarting or conflicting replica raises: the statement is run on the primary.
-_REPLICA_FAILURES = (
+REPLICA_FAILURES = (
     OSError,
     asyncio.TimeoutError,
     asyncpg.InterfaceError,
@@ -53,6 +59,9 @@ class Replica:
     name: str
     dsn: str
     pool: "asyncpg.Pool[Any] | None" = None
+    # Read-only REPEATABLE READ sessions (exports, the catalog), made on first use.
+    snapshots: async_sessionmaker[AsyncSession] | None = None
+    engine: AsyncEngine | None = None
     healthy: bool = False
     replayed: int = 0  # the last replay LSN measured (a lower bound of the current one)
     lag_seconds: float | None = None
@@ -129,7 +138,7 @@ class ReplicaSet:
                 self._check_forever(), name="replica-check"
             )
 
-    async def _pool(self, replica: Replica) -> "asyncpg.Pool[Any]":
+    async def pool_of(self, replica: Replica) -> "asyncpg.Pool[Any]":
         if replica.pool is None:
             async with self._lock:
                 if replica.pool is None:
@@ -146,6 +155,24 @@ class ReplicaSet:
                     )
         return replica.pool
 
+    def snapshots_of(self, replica: Replica) -> async_sessionmaker[AsyncSession]:
+        if replica.snapshots is None:
+            settings = {
+                **self.server_settings,
+                "application_name": f"territoire-api-{replica.name}",
+            }
+            replica.engine = create_async_engine(
+                "postgresql+asyncpg://" + replica.dsn.split("://", 1)[1],
+                pool_size=self.pool_size,
+                pool_pre_ping=True,
+                connect_args={"server_settings": settings, "timeout": 2},
+            )
+            readonly = replica.engine.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+            replica.snapshots = async_sessionmaker(readonly, expire_on_commit=False)
+        return replica.snapshots
+
     async def check(self) -> None:
         """Measure the primary's WAL position, then each replica's replay position."""
         try:
@@ -157,7 +184,7 @@ class ReplicaSet:
             self._samples.append((now, current))
         for replica in self.replicas:
             try:
-                pool = await self._pool(replica)
+                pool = await self.pool_of(replica)
                 row = await pool.fetchrow(
                     "SELECT pg_is_in_recovery() AS standby,"
                     " pg_last_wal_replay_lsn() - '0/0'::pg_lsn AS replayed",
@@ -201,6 +228,9 @@ class ReplicaSet:
             if replica.pool is not None:
                 await replica.pool.close()
                 replica.pool = None
+            if replica.engine is not None:
+                await replica.engine.dispose()
+                replica.engine = replica.snapshots = None
 
 
 _PRIMARY_LSN = (
@@ -231,38 +261,6 @@ async def _keep_session(connection: "asyncpg.Connection[Any]") -> None:
     """Single read statements change no session state: nothing to reset."""
 
 
-class ReplicaReader:
-    """What a routed read gets: asyncpg's read methods, on a replica, or on the primary when the
-    replica fails under the statement."""
-
-    def __init__(
-        self, replicas: ReplicaSet, replica: Replica, pool: "asyncpg.Pool[Any]", seen: list[str]
-    ) -> None:
-        self._replicas = replicas
-        self._replica = replica
-        self._pool = pool
-        self._seen = seen
-
-    async def _run(self, method: str, query: str, *args: Any, **kwargs: Any) -> Any:
-        if self._replica.healthy:
-            try:
-                return await getattr(self._pool, method)(query, *args, **kwargs)
-            except _REPLICA_FAILURES as error:
-                self._replicas.leave_out(self._replica, error)
-        self._seen.append(PRIMARY)
-        primary = await self._replicas.primary()
-        return await getattr(primary, method)(query, *args, **kwargs)
-
-    async def fetch(self, query: str, *args: Any, **kwargs: Any) -> list[Any]:
-        return await self._run("fetch", query, *args, **kwargs)  # type: ignore[no-any-return]
-
-    async def fetchrow(self, query: str, *args: Any, **kwargs: Any) -> Any:
-        return await self._run("fetchrow", query, *args, **kwargs)
-
-    async def fetchval(self, query: str, *args: Any, **kwargs: Any) -> Any:
-        return await self._run("fetchval", query, *args, **kwargs)
-
-
 def replica_set(
     urls: Sequence[str],
     primary: Callable[[], Awaitable["asyncpg.Pool[Any]"]],
@@ -282,77 +280,3 @@ def replica_set(
         pool_size=pool_size,
         server_settings=server_settings,
     )
-
-
-_SAFE = ("GET", "HEAD")
-
-
-def _route_calls(dependant: Any) -> set[Any]:
-    calls = {dependant.call}
-    for sub in dependant.dependencies:
-        calls |= _route_calls(sub)
-    return calls
-
-
-_read_only_routes: dict[int, tuple[Any, bool]] = {}
-
-
-def public_read(scope: MutableMapping[str, Any], writes: tuple[Any, ...]) -> bool:
-    """A GET or HEAD without credentials, on a route that depends on none of `writes`."""
-    if scope.get("method") not in _SAFE:
-        return False
-    if any(name == b"authorization" for name, _ in scope.get("headers", ())):
-        return False
-    route = scope.get("route")
-    dependant = getattr(route, "dependant", None)
-    if dependant is None:
-        return False
-    known = _read_only_routes.get(id(route))
-    if known is None or known[0] is not route:
-        known = (route, not (_route_calls(dependant) & set(writes)))
-        _read_only_routes[id(route)] = known
-    return known[1]
-
-
-async def route_read(
-    replicas: ReplicaSet, scope: MutableMapping[str, Any], writes: tuple[Any, ...]
-) -> ReplicaReader | None:
-    """A reader on a fit replica for a public read, or None: the request reads on the primary."""
-    seen: list[str] = scope.get(READ_FROM, [])
-    replica = replicas.pick() if public_read(scope, writes) else None
-    if replica is None:
-        seen.append(PRIMARY)
-        return None
-    seen.append(replica.name)
-    return ReplicaReader(replicas, replica, await replicas._pool(replica), seen)
-
-
-class ReplicaMiddleware:
-    """Raises the floor after each write request, before its answer leaves (read-your-writes in
-    the next request); with `debug_header`, says where each read ran (X-Read-From)."""
-
-    def __init__(self, app: Any, replicas: ReplicaSet, debug_header: bool = False) -> None:
-        self.app = app
-        self.replicas = replicas
-        self.debug_header = debug_header
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        write = scope["method"] not in _SAFE
-        seen: list[str] = []
-        if self.debug_header:
-            scope[READ_FROM] = seen
-
-        async def wrapped(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                if write:
-                    await self.replicas.raise_floor_to_primary()
-                if self.debug_header:
-                    value = ",".join(dict.fromkeys(seen)) or "none"
-                    header = (b"x-read-from", value.encode())
-                    message["headers"] = [*message.get("headers", []), header]
-            await send(message)
-
-        await self.app(scope, receive, wrapped)

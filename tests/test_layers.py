@@ -16,6 +16,7 @@ LAYERS: dict[str, int] = {
     "app.models": 0,
     "app.db": 0,
     "app.replicas": 0,
+    "app.replica_routing": 0,
     "app.responses": 0,
     "app.access_log": 0,
     "app.schemas": 1,

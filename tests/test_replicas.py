@@ -113,8 +113,9 @@ async def test_public_reads_are_answered_by_the_replica(
     pair: ReplicaPair, client: httpx.AsyncClient
 ) -> None:
     await until_read_from(client, "replica-1")
-    for path in ("/v1/initiatives", "/v1/initiatives?limit=2"):
-        assert await read_from(client, path) == "replica-1"
+    # The GeoJSON reads, and the snapshot reads: the catalog and a whole export.
+    for path in ("/v1/initiatives?limit=2", "/v1/datasets", "/v1/datasets/communes.csv"):
+        assert await read_from(client, path) == "replica-1", path
     # Seen from the standby itself: the replica pool's connections are there, under their name.
     names = await pair.standby.fetchval(
         "SELECT array_agg(application_name) FROM pg_stat_activity"
@@ -215,6 +216,8 @@ async def test_a_replica_killed_under_requests_costs_no_error(
         await pair.standby.stop("immediate")
         killed_at = len(statuses)
         await until_read_from(client, "primary")
+        # A snapshot read (an export) started while the replica is down is made on the primary.
+        assert await read_from(client, "/v1/datasets/communes.csv") == "primary"
         await asyncio.sleep(0.5)
         await pair.standby.start("-c hot_standby=on", "-c wal_receiver_status_interval=1s")
         await until_read_from(client, "replica-1")
