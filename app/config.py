@@ -19,6 +19,22 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the PostGIS database (asyncpg driver).",
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_replica_urls: list[PostgresDsn] = Field(
+        default=[],
+        description="Streaming standbys of the primary for public reads (JSON list of URLs); "
+        "see app/replicas.py. Empty: every read on the primary.",
+    )
+    replica_max_lag_seconds: float = Field(
+        default=5.0, ge=0, description="A replica further behind the primary is left out."
+    )
+    replica_check_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often each replica's health and lag is checked."
+    )
+    replica_debug_header: bool = Field(
+        default=False,
+        description="Say in an X-Read-From header where a request's reads ran (tests, debugging:"
+        " it shows the topology, keep it off in production).",
+    )
     database_statement_timeout_ms: int = Field(default=15_000, ge=100)
     database_connect_timeout_seconds: float = Field(
         default=1.5,

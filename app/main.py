@@ -34,6 +34,7 @@ from app.observability import (
 )
 from app.openapi import build_openapi
 from app.ratelimit import RateLimiter
+from app.replica_routing import ReplicaMiddleware
 from app.repositories.publication import VersionRow, dataset_versions_on
 from app.routers import (
     admin,
@@ -156,7 +157,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     reader = VersionReader(
         plain_dsn(str(settings.database_url)), settings.database_connect_timeout_seconds
     )
-    versions = DataVersions(reader)
+    # With replicas, each read of the versions also sets how far a replica must have replayed.
+    versions = DataVersions(database.replicas.fenced(reader) if database.replicas else reader)
     # One LISTEN connection keeps in step what derives from committed data: the dataset versions
     # always (a conditional GET is then answered from memory, without a query, response cache or
     # not) and the response cache when it is on.
@@ -258,6 +260,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_validated=BODY_VALIDATED,
     )
     app.add_middleware(HttpCachingMiddleware, versions=versions, policy=app.state.caching_policy)
+    if database.replicas is not None:
+        debug = settings.replica_debug_header
+        app.add_middleware(ReplicaMiddleware, replicas=database.replicas, debug_header=debug)
     if settings.response_cache:
         app.add_middleware(
             ResponseCacheMiddleware,

@@ -15,6 +15,8 @@ LAYERS: dict[str, int] = {
     "app.config": 0,
     "app.models": 0,
     "app.db": 0,
+    "app.replicas": 0,
+    "app.replica_routing": 0,
     "app.responses": 0,
     "app.access_log": 0,
     "app.metrics_files": 0,
