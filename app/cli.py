@@ -10,6 +10,7 @@ territoire keys list [--all]              the keys (never their secret); --all w
 territoire keys revoke ID                 revoke a key at once
 territoire webhooks [--once]              deliver webhook events (a worker; --once: one round)
 territoire digests [--once]               email members their digests (a worker; --once: one pass)
+territoire metrics-reset                  empty PROMETHEUS_MULTIPROC_DIR before the workers start
 """
 
 import argparse
@@ -126,17 +127,22 @@ async def run_webhooks(once: bool, settings: Settings | None = None) -> int:
 
 async def run_digests(once: bool, settings: Settings | None = None) -> int:
     """Send the digests that are due, every DIGEST_POLL_SECONDS (or once)."""
-    from app.services.digests import send_digests
+    import signal
+
+    from app.services.digests import run_digests_loop, send_digests
 
     settings = settings or get_settings()
     database = create_database(settings)
     try:
-        while True:
-            sent = await send_digests(database, settings)
-            if once:
-                print(f"digests: {sent} sent")
-                return 0
-            await asyncio.sleep(settings.digest_poll_seconds)
+        if once:
+            print(f"digests: {await send_digests(database, settings)} sent")
+            return 0
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run_digests_loop(database, settings, stop)
+        return 0
     finally:
         await database.dispose()
 
@@ -264,7 +270,17 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--once", action="store_true", help="one round, then exit")
     digests = commands.add_parser("digests", help="email the members' digests")
     digests.add_argument("--once", action="store_true", help="one pass, then exit")
+    commands.add_parser(
+        "metrics-reset", help="empty PROMETHEUS_MULTIPROC_DIR (before starting the workers)"
+    )
     arguments = parser.parse_args(argv)
+
+    if arguments.command == "metrics-reset":
+        from app.metrics_files import reset_multiprocess_dir
+
+        folder = reset_multiprocess_dir()
+        print(f"metrics: {folder} emptied" if folder else "metrics: PROMETHEUS_MULTIPROC_DIR unset")
+        return 0
 
     if arguments.command == "digests":
         return asyncio.run(run_digests(arguments.once))

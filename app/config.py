@@ -19,7 +19,44 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the PostGIS database (asyncpg driver).",
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_replica_urls: list[PostgresDsn] = Field(
+        default=[],
+        description="Streaming standbys of the primary for public reads (JSON list of URLs); "
+        "see app/replicas.py. Empty: every read on the primary.",
+    )
+    replica_max_lag_seconds: float = Field(
+        default=5.0, ge=0, description="A replica further behind the primary is left out."
+    )
+    replica_check_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often each replica's health and lag is checked."
+    )
+    replica_debug_header: bool = Field(
+        default=False,
+        description="Say in an X-Read-From header where a request's reads ran (tests, debugging:"
+        " it shows the topology, keep it off in production).",
+    )
     database_statement_timeout_ms: int = Field(default=15_000, ge=100)
+    database_connect_timeout_seconds: float = Field(
+        default=1.5,
+        gt=0,
+        le=60,
+        description="Time to open a database connection before the request gets a 503.",
+    )
+    database_pool_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="Wait for a free pooled connection, then 503."
+    )
+    database_command_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Client-side limit of one statement of the hot read paths (a server that "
+        "stopped answering without closing its sockets).",
+    )
+    outage_retry_after_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=3600,
+        description="Retry-After of the 503 answered while the database does not answer.",
+    )
     export_statement_timeout_ms: int = Field(
         default=1_800_000,
         ge=1_000,
@@ -99,6 +136,18 @@ class Settings(BaseSettings):
         default=[],
         description="Addresses or networks of reverse proxies whose X-Forwarded-For is "
         "believed; otherwise the client is the peer address.",
+    )
+    # Operations: app/metrics.py, app/observability.py.
+    metrics: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, /metrics requires `Authorization: Bearer <token>`.",
+    )
+    metrics_database_timeout_seconds: float = Field(
+        default=1.0, gt=0, le=30, description="Time the queue gauges of /metrics may take."
+    )
+    access_log: bool = Field(
+        default=True, description="One JSON line per request on the territoire.access logger."
     )
     max_body_bytes: int = Field(
         default=262_144, ge=1024, description="Largest request body accepted, in bytes."

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.config import Settings
+from app.replica_routing import ReplicaReader, route_read, route_snapshot
+from app.replicas import ReplicaSet, replica_set
 
 EXPORT_TASKS = "export_tasks"  # session.info key: COPYs running on the session's connection
 
@@ -40,8 +42,12 @@ class Database:
     dsn: str = ""
     pool_size: int = 10
     server_settings: dict[str, str] = field(default_factory=dict)
+    # Outages (app/outage.py): fail fast rather than hang.
+    connect_timeout: float = 60.0
+    command_timeout: float | None = None
     _pool: "asyncpg.Pool[Any] | None" = None
     _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    replicas: ReplicaSet | None = None  # DATABASE_REPLICA_URLS (app/replicas.py)
 
     async def reader_pool(self) -> "asyncpg.Pool[Any]":
         """A pool of plain asyncpg connections for the hot read paths (created on first use).
@@ -58,10 +64,14 @@ class Database:
                         max_size=self.pool_size,
                         server_settings=self.server_settings,
                         reset=_keep_session,
+                        timeout=self.connect_timeout,
+                        command_timeout=self.command_timeout,
                     )
         return self._pool
 
     async def dispose(self) -> None:
+        if self.replicas is not None:
+            await self.replicas.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -93,19 +103,34 @@ def create_database(settings: Settings) -> Database:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
-        connect_args={"server_settings": server_settings},
+        pool_timeout=settings.database_pool_timeout_seconds,
+        connect_args={
+            "server_settings": server_settings,
+            "timeout": settings.database_connect_timeout_seconds,
+        },
     )
     snapshot_engine = engine.execution_options(
         isolation_level="REPEATABLE READ", postgresql_readonly=True
     )
-    return Database(
+    database = Database(
         engine,
         async_sessionmaker(engine, expire_on_commit=False),
         async_sessionmaker(snapshot_engine, expire_on_commit=False),
         dsn=plain_dsn(str(settings.database_url)),
         pool_size=settings.database_pool_size,
         server_settings=server_settings,
+        connect_timeout=settings.database_connect_timeout_seconds,
+        command_timeout=settings.database_command_timeout_seconds,
     )
+    database.replicas = replica_set(
+        [plain_dsn(str(url)) for url in settings.database_replica_urls],
+        database.reader_pool,
+        max_lag_seconds=settings.replica_max_lag_seconds,
+        check_seconds=settings.replica_check_seconds,
+        pool_size=settings.database_pool_size,
+        server_settings=server_settings,
+    )
+    return database
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -132,7 +157,10 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 # in tests, their transaction's own connection.
 if TYPE_CHECKING:
     Reader: TypeAlias = (
-        asyncpg.Pool[Any] | asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
+        asyncpg.Pool[Any]
+        | asyncpg.Connection[Any]
+        | asyncpg.pool.PoolConnectionProxy[Any]
+        | ReplicaReader
     )
     WriteConnection: TypeAlias = asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
 else:  # asyncpg's classes are not subscriptable at run time, where FastAPI reads annotations
@@ -141,8 +169,13 @@ else:  # asyncpg's classes are not subscriptable at run time, where FastAPI read
 
 
 async def get_reader(request: Request) -> Reader:
-    """Read-only statements, each in autocommit on a pooled connection: no transaction."""
+    """Read-only statements, each in autocommit on a pooled connection: no transaction; on a
+    replica when the request is a public read and one is fit (app/replicas.py)."""
     database: Database = request.app.state.database
+    if database.replicas is not None:
+        routed = await route_read(database.replicas, request.scope, (get_session, get_writer))
+        if routed is not None:
+            return routed
     return await database.reader_pool()
 
 
@@ -154,7 +187,13 @@ async def get_snapshot_session(request: Request) -> AsyncIterator[AsyncSession]:
     sent, streamed bodies included (request scope); it never commits."""
     database: Database = request.app.state.database
     settings: Settings = request.app.state.settings
-    async with database.snapshot_sessionmaker() as session:
+    sessionmaker = database.snapshot_sessionmaker
+    if database.replicas is not None:
+        writes = (get_session, get_writer)
+        sessionmaker = (
+            await route_snapshot(database.replicas, request.scope, writes) or sessionmaker
+        )
+    async with sessionmaker() as session:
         # A whole export is one statement: it gets its own, longer, time limit.
         await session.execute(
             text("SELECT set_config('statement_timeout', :timeout, true)"),
@@ -193,5 +232,7 @@ async def write_connection(writer: Reader) -> AsyncIterator[WriteConnection]:
     if isinstance(writer, asyncpg.Pool):
         async with writer.acquire() as connection:
             yield connection
+    elif isinstance(writer, ReplicaReader):
+        raise TypeError("a write never goes to a replica")
     else:
         yield writer

@@ -233,6 +233,9 @@ async def handle_domain_error(request: Request, exc: Exception) -> Response:
     )
     for name, value in exc.headers.items():
         response.headers[name] = value
+    if exc.status == 503 and "retry-after" not in response.headers:
+        settings = getattr(request.app.state, "settings", None)
+        response.headers["Retry-After"] = str(getattr(settings, "outage_retry_after_seconds", 5))
     return response
 
 

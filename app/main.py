@@ -16,20 +16,25 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from app import metrics
 from app.access_log import anonymize_access_log
 from app.cache import ChangeListener, ResponseCache, ResponseCacheMiddleware
 from app.config import Settings, get_settings
 from app.db import create_database, plain_dsn
 from app.errors import install_error_handlers
-from app.http_cache import (
-    CachingPolicy,
-    CompressionMiddleware,
-    DataVersions,
-    HttpCachingMiddleware,
-)
+from app.http_cache.compression import CompressionMiddleware
+from app.http_cache.conditional import HttpCachingMiddleware
+from app.http_cache.policy import CachingPolicy
+from app.http_cache.versions import DataVersions
 from app.limits import BodyLimitMiddleware
+from app.observability import (
+    ObservabilityMiddleware,
+    RouteTemplateMiddleware,
+    configure_access_log,
+)
 from app.openapi import build_openapi
 from app.ratelimit import RateLimiter
+from app.replica_routing import ReplicaMiddleware
 from app.repositories.publication import VersionRow, dataset_versions_on
 from app.routers import (
     admin,
@@ -52,6 +57,7 @@ from app.routers import (
     territory,
     webhooks,
 )
+from app.routers import metrics as metrics_router
 from app.services.exports import FiguresCache
 from app.services.proposals import ProposalsState
 from app.services.publication import datasets_read
@@ -82,6 +88,10 @@ BODY_VALIDATED = (
     "/v1/proposals",
 )
 
+# Outside /v1/, the public pages kept in the response cache: they show published data only
+# (every change to it is notified), the same to every anonymous client.
+CACHED_PAGES = frozenset(("/", "/ogc", "/ogc/collections"))
+
 
 def migration_head() -> str:
     """The revision the code expects the database at (read once, at start-up)."""
@@ -107,8 +117,9 @@ def code_fingerprint(settings: Settings) -> str:
 class VersionReader:
     """Reads the dataset versions on a small pool of its own: one round trip, no transaction."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, connect_timeout: float = 5.0) -> None:
         self.dsn = dsn
+        self.connect_timeout = connect_timeout
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
 
@@ -116,8 +127,13 @@ class VersionReader:
         if self._pool is None:
             async with self._lock:
                 if self._pool is None:
+                    # A dead connection is replaced on its next use (asyncpg reconnects it).
                     self._pool = await asyncpg.create_pool(
-                        self.dsn, min_size=1, max_size=4, timeout=5
+                        self.dsn,
+                        min_size=1,
+                        max_size=4,
+                        timeout=self.connect_timeout,
+                        command_timeout=self.connect_timeout * 2,
                     )
         return await dataset_versions_on(self._pool)
 
@@ -138,17 +154,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.response_cache_max_mb * 1024 * 1024,
         max_entry_bytes=8 * 1024 * 1024,
     )
-    reader = VersionReader(plain_dsn(str(settings.database_url)))
-    versions = DataVersions(reader)
+    reader = VersionReader(
+        plain_dsn(str(settings.database_url)), settings.database_connect_timeout_seconds
+    )
+    # With replicas, each read of the versions also sets how far a replica must have replayed.
+    versions = DataVersions(database.replicas.fenced(reader) if database.replicas else reader)
     # One LISTEN connection keeps in step what derives from committed data: the dataset versions
     # always (a conditional GET is then answered from memory, without a query, response cache or
     # not) and the response cache when it is on.
     kept = (cache, versions) if settings.response_cache else (versions,)
-    listener = ChangeListener(plain_dsn(str(settings.database_url)), *kept)
+    listener = ChangeListener(
+        plain_dsn(str(settings.database_url)),
+        *kept,
+        connect_timeout=settings.database_connect_timeout_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await listener.start()
+        gauges = (
+            asyncio.create_task(metrics.keep_pool_gauges(database), name="pool-gauges")
+            if settings.metrics
+            else None
+        )
         # What exists once the app is built (routes, schemas, models: long-lived) is moved out
         # of the garbage collector's sight, so that its collections during requests walk the
         # requests' own objects only.
@@ -156,6 +184,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         gc.set_threshold(20_000, 50, 100)
         yield
+        if gauges is not None:
+            gauges.cancel()
+            metrics.process_exited()
         await listener.stop()
         await app.state.rate_limiter.close()
         await reader.close()
@@ -179,7 +210,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.data_versions = versions
     app.state.rate_limiter = RateLimiter(settings)
     app.state.proposals = ProposalsState()
+    app.state.change_listener = listener
     anonymize_access_log()
+    if settings.access_log:
+        configure_access_log()
 
     install_error_handlers(app)
     # Starlette and FastAPI match a request against the routes in order, so each route costs the
@@ -206,16 +240,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         explorer,
     ):
         app.include_router(module.router)
+    if settings.metrics:
+        app.include_router(metrics_router.router)
     app.include_router(ogc.assets)
     docs.mount_assets(app)
     explorer.mount_assets(app)
-    # Outermost last: HTTP caching wraps the response cache, which wraps compression, so that a
-    # cached entry is stored compressed and a 304 never reaches the cache.
+    # Outermost last: the response cache wraps HTTP caching, which wraps compression, so that a
+    # cached entry is stored compressed and with its validators, and a hit or its 304 is sent
+    # from memory before anything else runs.
+    app.add_middleware(RouteTemplateMiddleware)  # innermost: sees the route matched
     app.add_middleware(CompressionMiddleware)
-    if settings.response_cache:
-        app.add_middleware(
-            ResponseCacheMiddleware, cache=cache, prefixes=("/v1/",), exclude=BODY_VALIDATED
-        )
     # Also read by the writes' preconditions (If-Match): the ETags they compare are the GETs'.
     app.state.caching_policy = CachingPolicy(
         fingerprint=code_fingerprint(settings),
@@ -226,8 +260,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_validated=BODY_VALIDATED,
     )
     app.add_middleware(HttpCachingMiddleware, versions=versions, policy=app.state.caching_policy)
+    if database.replicas is not None:
+        debug = settings.replica_debug_header
+        app.add_middleware(ReplicaMiddleware, replicas=database.replicas, debug_header=debug)
+    if settings.response_cache:
+        app.add_middleware(
+            ResponseCacheMiddleware,
+            cache=cache,
+            prefixes=("/v1/",),
+            exclude=BODY_VALIDATED,
+            paths=CACHED_PAGES,
+        )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.trusted_proxies:  # else X-Forwarded-For is ignored: the client is the peer
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    # Outermost: every response gets its request id and is logged and counted; a database
+    # outage anywhere inside becomes a 503 (app.outage).
+    app.add_middleware(
+        ObservabilityMiddleware,
+        retry_after=settings.outage_retry_after_seconds,
+        measure=settings.metrics,
+        log=settings.access_log,
+    )
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

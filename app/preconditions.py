@@ -11,15 +11,15 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidParameterError, PreconditionFailedError, PreconditionRequiredError
-from app.http_cache import (
-    CachingPolicy,
+from app.http_cache.compression import accepts_gzip
+from app.http_cache.policy import CachingPolicy
+from app.http_cache.validators import (
     MalformedHeaderError,
-    accepts_gzip,
     parse_if_none_match,
     read_headers,
     variant_etag,
-    version_token,
 )
+from app.http_cache.versions import version_token
 from app.repositories.publication import lock_dataset_versions
 
 

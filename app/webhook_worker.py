@@ -12,6 +12,7 @@ the database, so the worker may be killed at any moment and restarted (or severa
 """
 
 import asyncio
+import functools
 import html
 import logging
 import time
@@ -20,13 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import httpx
-from sqlalchemy.exc import DBAPIError
 
 from app.cache import CHANNEL
 from app.config import Settings
 from app.db import Database
+from app.outage import database_unavailable
 from app.repositories import changes as change_repository
 from app.repositories import webhooks as repository
 from app.repositories.publication import records_by_key
@@ -277,15 +277,22 @@ class WebhookWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         listener = asyncio.create_task(self._listen(stop))
+        failures = 0
         try:
             while not stop.is_set():
                 try:
                     worked = await self.run_once()
-                except (OSError, TimeoutError, DBAPIError, asyncpg.PostgresError) as error:
-                    # The database restarting, a network cut: leased deliveries come back
-                    # when their lease runs out; try again shortly.
-                    logger.warning("webhook round failed, retrying: %s", type(error).__name__)
-                    await asyncio.sleep(1)
+                    failures = 0
+                except Exception as error:
+                    # The database restarting, a network cut: nothing is lost (the cursor moves
+                    # with the queued events, a leased delivery comes back when its lease runs
+                    # out); try again shortly, a little later each time, at most every 5 s.
+                    if database_unavailable(error):
+                        logger.warning("webhook round failed, retrying: %s", type(error).__name__)
+                    else:
+                        logger.exception("webhook round failed, retrying")
+                    failures += 1
+                    await asyncio.sleep(min(0.25 * 2**failures, 5.0))
                     worked = 0
                 if worked:
                     continue
@@ -308,13 +315,30 @@ class WebhookWorker:
             self._wake.set()
 
         while not stop.is_set():
+            lost = asyncio.Event()
             try:
                 pool = await self.database.reader_pool()
                 async with pool.acquire() as connection:
+                    on_lost = functools.partial(_set, lost)
+                    connection.add_termination_listener(on_lost)
                     await connection.add_listener(CHANNEL, wake)
                     try:
-                        await stop.wait()
+                        waiters = [asyncio.create_task(e.wait()) for e in (stop, lost)]
+                        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                        for waiter in waiters:
+                            waiter.cancel()
                     finally:
-                        await connection.remove_listener(CHANNEL, wake)
-            except (OSError, TimeoutError):
-                await asyncio.sleep(1)
+                        connection.remove_termination_listener(on_lost)
+                        if not connection.is_closed():
+                            await connection.remove_listener(CHANNEL, wake)
+                # Lost: changes may have been missed; the polling loop finds them anyway.
+                self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # polling goes on meanwhile
+                logger.warning("webhook listener cannot listen (%s); retrying", error)
+            await asyncio.sleep(1)
+
+
+def _set(event: asyncio.Event, *_: object) -> None:
+    event.set()

@@ -13,7 +13,14 @@ the same 304 doing nothing else (bench/asgi_floor.py): the floor of any request'
 hence the least a 304 can cost relative to a full answer. A section is appended to
 bench/results/http_cache.md; raw wrk output and the server logs go to bench/out/ (git-ignored).
 
+With the cache on, the same server then answers the public GETs the website and harvesters
+use, each warmed in the cache, beside /health (bench/http_cache_routes.py: ≥ 80% of /health).
+A full answer is also measured gzipped (`Accept-Encoding: gzip`: the cached entry is the
+compressed one). `--workers N` runs uvicorn with N workers (CPU is then that of the whole
+process tree), `--port P` takes the first free port from P to P + 99.
+
 Usage: .venv/bin/python bench/http_cache.py [--duration S] [--rounds N] [--connections N]
+       [--workers N] [--port P] [--route-duration S]
 Exit status: 0 target met in both modes, 1 missed in a mode, 2 invalid measurement or set-up
 failure.
 """
@@ -31,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import http_cache_routes as routes
 import plan_api as base
 
 RESULTS = base.BENCH / "results" / "http_cache.md"
@@ -59,14 +67,15 @@ class Run:
         return self.bad == 0 and self.good > 0
 
 
-KINDS = ("full", "304", "health")
-PATHS = {"full": PATH, "304": PATH, "health": "/health"}
+KINDS = ("full", "gzip", "304", "health")
+PATHS = {"full": PATH, "gzip": PATH, "304": PATH, "health": "/health"}
+HEADERS = {"gzip": ("Accept-Encoding: gzip",)}
 
 
 @contextlib.contextmanager
-def floor_server(port: int, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def floor_server(port: int, log_path: Path, workers: int) -> Iterator[subprocess.Popen[bytes]]:
     """bench/asgi_floor.py under the service's uvicorn command, ready; stopped on the way out."""
-    command = base.uvicorn_command(port)
+    command = base.uvicorn_command(port, workers)
     at = command.index("--factory")
     command[at : at + 2] = ["--app-dir", str(base.BENCH), "asgi_floor:app"]
     print(f"$ {base.shown(command)}", flush=True)
@@ -86,7 +95,13 @@ def floor_server(port: int, log_path: Path) -> Iterator[subprocess.Popen[bytes]]
 
 
 def wrk(
-    wrk_path: str, port: int, path: str, etag: str | None, duration: int, connections: int
+    wrk_path: str,
+    port: int,
+    path: str,
+    etag: str | None,
+    duration: int,
+    connections: int,
+    headers: tuple[str, ...] = (),
 ) -> list[str]:
     command = [
         wrk_path,
@@ -98,6 +113,7 @@ def wrk(
     ]
     if etag is not None:
         command.append(f"--header=If-None-Match: {etag}")
+    command += [f"--header={header}" for header in headers]
     command.append(f"http://{base.HOST}:{port}{path}")
     if etag is not None:
         command += ["--", "304"]
@@ -116,16 +132,22 @@ def measure(
     duration: int,
 ) -> Run:
     conditional = etag if kind == "304" else None
-    command = wrk(wrk_path, port, PATHS[kind], conditional, duration, args.connections)
-    cpu_before = base.process_cpu_seconds(pid)
+    path, headers = PATHS.get(kind, kind), HEADERS.get(kind, ())
+    if kind.startswith("route "):
+        label_, path, *headers_ = kind.split("\0")
+        kind, headers = label_.removeprefix("route "), tuple(headers_)
+    command = wrk(wrk_path, port, path, conditional, duration, args.connections, headers)
+    cpu_before = routes.tree_cpu_seconds(pid)
     started = time.monotonic()
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=duration + 30, check=False
     )
     elapsed = time.monotonic() - started
-    cpu = base.process_cpu_seconds(pid) - cpu_before
+    cpu = routes.tree_cpu_seconds(pid) - cpu_before
     label = "warmup" if round_ == 0 else f"round{round_}"
-    (base.OUT / f"http_cache-{mode}-{label}-{kind}.txt").write_text(result.stdout + result.stderr)
+    (
+        base.OUT / f"http_cache-{mode}-{label}-{kind.replace(' ', '_').replace(',', '')}.txt"
+    ).write_text(result.stdout + result.stderr)
     lines = [line for line in result.stdout.splitlines() if line.startswith("BENCH ")]
     if result.returncode != 0 or not lines:
         raise base.BenchError(f"wrk exited {result.returncode}:\n{result.stdout}{result.stderr}")
@@ -145,11 +167,22 @@ def measure(
         server_cpu=cpu / elapsed,
     )
     print(
-        f"{mode:9} {label:7} {kind:6} {run.rps:9.1f} rps  p50 {run.p50_ms:6.2f} ms  "
+        f"{mode:9} {label:7} {kind:15} {run.rps:9.1f} rps  p50 {run.p50_ms:6.2f} ms  "
         f"uvicorn {run.server_ms:.3f} ms/req{'  INVALID' if not run.valid else ''}",
         flush=True,
     )
     return run
+
+
+def route_measure(wrk_path: str, port: int, pid: int, args: argparse.Namespace) -> routes.Measure:
+    def measured(
+        name: str, path: str, headers: tuple[str, ...], round_: int, seconds: int
+    ) -> tuple[float, float, bool]:
+        kind = "\0".join((f"route {name}", path, *headers))
+        run = measure(wrk_path, port, pid, "cache on", kind, round_, "", args, seconds)
+        return run.rps, run.server_ms, run.valid
+
+    return measured
 
 
 def etag_of(port: int) -> tuple[str, int]:
@@ -177,6 +210,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument("--route-duration", type=int, default=4)
     args = parser.parse_args(argv)
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     base.OUT.mkdir(exist_ok=True)
@@ -186,11 +222,13 @@ def main(argv: list[str]) -> int:
     postgres = base.prepare_database(database_url, env)
     load_before = os.getloadavg()
     runs: list[Run] = []
+    route_runs: list[routes.RouteRun] = []
     body_size = 0
     for mode, cache in (("cache on", "true"), ("cache off", "false")):
-        port = base.free_port(PORT)
+        port = routes.port_in_range(args.port)
         log = base.OUT / f"http_cache-server-{cache}.log"
-        with base.server(port, {**env, "RESPONSE_CACHE": cache}, log) as process:
+        server_env = {**env, "RESPONSE_CACHE": cache}
+        with base.server(port, server_env, log, args.workers) as process:
             etag, body_size = etag_of(port)
             for kind in KINDS:
                 measure(wrk_path, port, process.pid, mode, kind, 0, etag, args, args.warmup)
@@ -209,8 +247,11 @@ def main(argv: list[str]) -> int:
                             args.duration,
                         )
                     )
-    port = base.free_port(PORT)
-    with floor_server(port, base.OUT / "http_cache-server-floor.log") as process:
+            if cache == "true":
+                measured = route_measure(wrk_path, port, process.pid, args)
+                route_runs = routes.run_routes(port, measured, args.rounds, args.route_duration)
+    port = routes.port_in_range(args.port)
+    with floor_server(port, base.OUT / "http_cache-server-floor.log", args.workers) as process:
         measure(wrk_path, port, process.pid, FLOOR, "304", 0, etag, args, args.warmup)
         for round_ in range(1, args.rounds + 1):
             run = measure(
@@ -218,6 +259,12 @@ def main(argv: list[str]) -> int:
             )
             runs.append(run)
     section, status = report(started, runs, args, postgres, body_size, load_before)
+    route_lines, routes_met = routes.report(route_runs, args.route_duration)
+    if any(not run.valid for run in route_runs):
+        status = 2
+    elif not routes_met and status == 0:
+        status = 1
+    section = section.rstrip("\n") + "\n" + "\n".join(route_lines) + "\n\n"
     if not RESULTS.exists():
         RESULTS.write_text(HEADER)
     with RESULTS.open("a") as results:
@@ -263,11 +310,13 @@ def report(
         + ", ".join(f"{v:.2f}" for v in load_before),
         f"- command: `.venv/bin/python bench/http_cache.py {' '.join(sys.argv[1:])}`".rstrip(),
         f"- code: {commit()}",
-        f"- one uvicorn worker on 127.0.0.1 (port {PORT} or a free one), wrk with 2 threads and "
+        f"- uvicorn with {args.workers} worker(s) on 127.0.0.1 (port {args.port} or the next "
+        "free one), wrk with 2 threads and "
         f"{args.connections} connections on the same machine; {args.rounds} rounds of "
         f"{args.duration} s per request kind after a {args.warmup} s warm-up",
         f"- full answer: `GET {PATH}`, {body_size:,} B of JSON (no Accept-Encoding: not "
-        "compressed); 304: the same with `If-None-Match` set to its ETag",
+        "compressed); gzip: the same with `Accept-Encoding: gzip`; 304: the same as full with "
+        "`If-None-Match` set to its ETag",
         "",
         "| cache | round | request | rps | p50 ms | p99 ms | good | bad | uvicorn ms/req |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -286,10 +335,10 @@ def report(
     floor = median(FLOOR, "304")
     lines += [
         "",
-        "| cache | full rps | 304 rps | /health rps | 304 cost / full cost (rps) | "
-        "by uvicorn CPU per request | least possible: bare 304 / full (rps) | (CPU) | target "
-        "| verdict |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| cache | full rps | gzip rps | 304 rps | /health rps | 304 cost / full cost (rps) | "
+        "by uvicorn CPU per request | 304 / gzip (rps) | least possible: bare 304 / full (rps) "
+        "| (CPU) | target | verdict |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     floor_cpu = median(FLOOR, "304", "server_ms")
     met = True
@@ -299,8 +348,9 @@ def report(
         cpu = median(mode, "304", "server_ms") / median(mode, "full", "server_ms")
         met = met and ratio <= TARGET
         lines.append(
-            f"| {mode} | {full:,.1f} | {cheap:,.1f} | {median(mode, 'health'):,.1f} | "
-            f"{ratio:.1%} | {cpu:.1%} | {full / floor:.1%} | "
+            f"| {mode} | {full:,.1f} | {median(mode, 'gzip'):,.1f} | {cheap:,.1f} | "
+            f"{median(mode, 'health'):,.1f} | {ratio:.1%} | {cpu:.1%} | "
+            f"{median(mode, 'gzip') / cheap:.1%} | {full / floor:.1%} | "
             f"{floor_cpu / median(mode, 'full', 'server_ms'):.1%} | ≤ {TARGET:.0%} | "
             f"{'pass' if ratio <= TARGET else 'FAIL'} |"
         )

@@ -224,7 +224,7 @@ def prepare_database(database_url: str, env: dict[str, str], synthetic: bool = F
     return asyncio.run(analyse())
 
 
-def uvicorn_command(port: int) -> list[str]:
+def uvicorn_command(port: int, workers: int = 1) -> list[str]:
     # The loop and HTTP parser are left to uvicorn's "auto": uvloop and httptools, both installed.
     return [
         str(VENV_BIN / "uvicorn"),
@@ -235,7 +235,7 @@ def uvicorn_command(port: int) -> list[str]:
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
         "--no-access-log",
         "--log-level",
         "warning",
@@ -243,9 +243,11 @@ def uvicorn_command(port: int) -> list[str]:
 
 
 @contextlib.contextmanager
-def server(port: int, env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """One uvicorn worker, ready; stopped on the way out whatever happens."""
-    command = uvicorn_command(port)
+def server(
+    port: int, env: dict[str, str], log_path: Path, workers: int = 1
+) -> Iterator[subprocess.Popen[bytes]]:
+    """uvicorn (one worker unless told), ready; stopped on the way out whatever happens."""
+    command = uvicorn_command(port, workers)
     print(f"$ {shown(command)}", flush=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -1,13 +1,14 @@
 """The response cache: served from memory, dropped as soon as a change is committed."""
 
 import asyncio
+from typing import Any
 
 import asyncpg
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cache import CachedResponse, ResponseCache
+from app.cache import CachedResponse, ResponseCache, ResponseCacheMiddleware, Send
 from app.models.publication import TRIGGER_WRITTEN_TABLES, UNPUBLISHED_TABLES
 from tests.conftest import TEST_DATABASE_URL, plain_url
 
@@ -128,3 +129,64 @@ async def test_errors_and_authenticated_requests_are_not_cached(live_server: str
                 live_server + "/v1/territory", headers={"Authorization": "Bearer x"}
             )
             assert "x-cache" not in private.headers
+
+
+async def test_a_hit_and_its_304_are_answered_from_the_stored_headers() -> None:
+    cache = ResponseCache(max_bytes=10_000, max_entry_bytes=1_000)
+    cache.connected = True
+    calls = 0
+    stored = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"2"),
+        (b"etag", b'"abc"'),
+        (b"last-modified", b"Sat, 28 Nov 2026 00:00:00 GMT"),
+        (b"cache-control", b"public, max-age=60"),
+        (b"vary", b"Accept-Encoding"),
+        (b"x-request-id", b"one-exchange"),
+        (b"access-control-allow-origin", b"*"),
+    ]
+
+    async def app(scope: dict[str, object], receive: object, send: Send) -> None:
+        nonlocal calls
+        calls += 1
+        await send({"type": "http.response.start", "status": 200, "headers": stored})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b""}
+
+    async def get(method: str = "GET", *headers: tuple[bytes, bytes]) -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": method, "path": "/v1/axes", "headers": list(headers)}
+        await middleware(scope, receive, send)
+        return sent
+
+    middleware = ResponseCacheMiddleware(app, cache, prefixes=("/v1/",))
+    assert (await get())[0]["headers"][-1] == (b"x-cache", b"miss")
+    hit = await get()
+    assert calls == 1
+    names = [name for name, _ in hit[0]["headers"]]
+    assert (b"x-cache", b"hit") in hit[0]["headers"]
+    assert b"x-request-id" not in names
+    assert hit[1]["body"] == b"{}"
+    head = await get("HEAD")
+    assert head[0]["headers"] == hit[0]["headers"]
+    assert head[1]["body"] == b""
+    not_modified = await get("GET", (b"if-none-match", b'"abc"'))
+    assert calls == 1
+    assert not_modified[0]["status"] == 304
+    assert not_modified[0]["headers"] == [
+        (b"etag", b'"abc"'),
+        (b"cache-control", b"public, max-age=60"),
+        (b"last-modified", b"Sat, 28 Nov 2026 00:00:00 GMT"),
+        (b"vary", b"Accept-Encoding"),
+        (b"access-control-allow-origin", b"*"),
+    ]
+    # Another tag, or a condition the cache does not judge: the request goes past it.
+    await get("GET", (b"if-none-match", b'"other"'))
+    await get("GET", (b"if-modified-since", b"Sat, 28 Nov 2026 00:00:00 GMT"))
+    assert calls == 3

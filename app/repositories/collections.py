@@ -94,7 +94,7 @@ INITIATIVES = Collection(
         ),
     },
     datetime_column="t.published_at",
-    tile_properties=("title", "category", "location_precision"),
+    tile_properties=("title", "category", "status"),
 )
 
 COMMUNES = Collection(

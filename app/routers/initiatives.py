@@ -9,7 +9,10 @@ from starlette.responses import Response
 from app.auth import EditorDep
 from app.db import ReaderDep, SessionDep
 from app.errors import InvalidParameterError, NotFoundError
-from app.http_cache import CachingPolicy, accepts_gzip, read_headers, variant_etag, version_token
+from app.http_cache.compression import accepts_gzip
+from app.http_cache.policy import CachingPolicy
+from app.http_cache.validators import read_headers, variant_etag
+from app.http_cache.versions import version_token
 from app.preconditions import current_etags, require_if_match
 from app.routers.params import StrictQuery
 from app.schemas.common import INSEE_PATTERN, SearchText, code_pattern

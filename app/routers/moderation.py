@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import ModeratorDep
 from app.db import SessionDep
-from app.http_cache import CachingPolicy
+from app.http_cache.policy import CachingPolicy
 from app.models.initiative import InitiativeStatus
 from app.preconditions import check_if_match, etag_variants
 from app.routers.params import Limit, StrictQuery, cursor_parameter, link_next

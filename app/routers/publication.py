@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from app.db import SnapshotSessionDep
-from app.http_cache import body_unused
+from app.http_cache.policy import body_unused
 from app.repositories import territory as territory_repository
 from app.routers.params import StrictQuery
 from app.schemas.problem import problem_responses

@@ -8,7 +8,10 @@ HTML part and an unsubscribe link that works without logging in. The email is se
 cursor moves (in the same transaction): a failure sends it again later, never loses it.
 """
 
+import asyncio
+import contextlib
 import html
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db import Database
 from app.models.club import Member
+from app.outage import database_unavailable
 from app.repositories import changes as change_repository
 from app.repositories import club as repository
 from app.repositories.publication import records_by_key
@@ -26,6 +30,7 @@ from app.services import mail
 from app.services.club import new_token
 from app.services.registry import REGISTRY
 
+logger = logging.getLogger(__name__)
 MAX_LINES = 200
 VERBS = {"insert": "nouveau", "update": "mis à jour", "delete": "supprimé"}
 LABELS = {
@@ -266,3 +271,24 @@ async def send_digests(database: Database, settings: Settings) -> int:
 
 class DigestNotSentError(RuntimeError):
     """The SMTP server refused or did not answer: the transaction rolls back, nothing is lost."""
+
+
+async def run_digests_loop(database: Database, settings: Settings, stop: asyncio.Event) -> None:
+    """A pass every DIGEST_POLL_SECONDS until `stop`. A pass that fails (the database away, the
+    SMTP server refusing) is retried after a short backoff: its cursors did not move, so no
+    change is lost."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            await send_digests(database, settings)
+            failures = 0
+            pause = settings.digest_poll_seconds
+        except Exception as error:
+            if database_unavailable(error) or isinstance(error, DigestNotSentError):
+                logger.warning("digest pass failed, retrying: %s", type(error).__name__)
+            else:
+                logger.exception("digest pass failed, retrying")
+            failures += 1
+            pause = min(0.25 * 2**failures, 5.0, settings.digest_poll_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=pause)
