@@ -1,8 +1,9 @@
 """What metrics and the JSON access log cost: rps of the same routes, METRICS and ACCESS_LOG on
 against off, two uvicorn servers of the same code side by side, loaded in turn with wrk.
 
-Both servers have the outermost middleware (the request id is always given); `off` skips the
-counters, the histogram and the log line. The access log of `on` goes to a file (bench/out/).
+Every server has the outermost middleware (the request id is always given); `off` skips the
+counters, the histogram and the log line. The access log goes to a file (bench/out/). Four
+servers: both on, metrics only, log only, both off.
 
     .venv/bin/python bench/observability.py [--duration 5] [--rounds 3] [--connections 32]
 
@@ -24,17 +25,19 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 RESULTS = ROOT / "bench" / "results" / "observability.md"
-PORTS = {"on": 18150, "off": 18151}
+PORTS = {"on": 18150, "metrics": 18152, "log": 18153, "off": 18151}
+# (METRICS, ACCESS_LOG) of each server.
+FLAGS = {"on": ("true", "true"), "metrics": ("true", "false"), "log": ("false", "true"),
+         "off": ("false", "false")}  # fmt: skip
 ROUTES = ("/health", "/v1/axes")
 
 
 def start(name: str, database_url: str) -> subprocess.Popen[bytes]:
-    flag = "true" if name == "on" else "false"
     environment = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "METRICS": flag,
-        "ACCESS_LOG": flag,
+        "METRICS": FLAGS[name][0],
+        "ACCESS_LOG": FLAGS[name][1],
         "ENVIRONMENT": "test",
     }
     environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -97,13 +100,13 @@ def main() -> None:
         f"worker each, wrk -t2 -c{arguments.connections}, median of {arguments.rounds} rounds "
         "taken in turn.",
         "",
-        "| route | METRICS+ACCESS_LOG on (rps) | off (rps) | on / off |",
-        "| --- | ---: | ---: | ---: |",
+        "| route | both on (rps) | METRICS only | ACCESS_LOG only | both off | on / off |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for route in ROUTES:
-        on = statistics.median(rps[(route, "on")])
-        off = statistics.median(rps[(route, "off")])
-        lines.append(f"| `GET {route}` | {on:,.0f} | {off:,.0f} | {on / off:.1%} |")
+        median = {name: statistics.median(rps[(route, name)]) for name in PORTS}
+        cells = " | ".join(f"{median[name]:,.0f}" for name in ("on", "metrics", "log", "off"))
+        lines.append(f"| `GET {route}` | {cells} | {median['on'] / median['off']:.1%} |")
     text = "\n".join(lines) + "\n"
     if not RESULTS.exists():
         RESULTS.write_text(

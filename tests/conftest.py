@@ -195,10 +195,13 @@ async def start_uvicorn(
     environment: dict[str, str] | None = None,
     log_level: str = "warning",
     output: Any = None,
+    workers: int = 1,
 ) -> tuple[asyncio.subprocess.Process, str]:
-    """The service in a uvicorn process of its own on `database_url`, once `/ready` answers
-    (killed if it never does); its base URL."""
+    """The service in a uvicorn process of its own on `database_url` (with `workers` worker
+    processes under it if more than one), once `/ready` answers (killed if it never does); its
+    base URL. `environment` adds to or overrides the service's settings."""
     port = port or free_port()
+    spread = ["--workers", str(workers)] if workers > 1 else []
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -212,6 +215,7 @@ async def start_uvicorn(
         "--log-level",
         log_level,
         "--no-proxy-headers",
+        *spread,
         cwd=PROJECT_ROOT,
         env={
             **os.environ,
@@ -224,15 +228,20 @@ async def start_uvicorn(
     )
     url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient() as probe:
-        for _ in range(150):
+        # Each worker imports the app on its own: a 4-worker server takes longer on 2 cores.
+        for _ in range(150 + 100 * workers):
             try:
                 if (await probe.get(f"{url}/ready")).status_code == 200:
                     return process, url
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
-    process.kill()
-    await process.wait()
+    process.terminate()  # not a SIGKILL: uvicorn stops its worker processes too
+    try:
+        await asyncio.wait_for(process.wait(), timeout=20)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
     raise RuntimeError(f"the server on {database_url} did not become ready")
 
 
