@@ -100,10 +100,19 @@ async def keys_command(
         await database.dispose()
 
 
-async def run_webhooks(once: bool, settings: Settings | None = None) -> int:
-    """The webhook worker, until SIGTERM or SIGINT (or one round with `once`)."""
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT: a worker loop ends its round and stops cleanly."""
     import signal
 
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+async def run_webhooks(once: bool, settings: Settings | None = None) -> int:
+    """The webhook worker, until SIGTERM or SIGINT (or one round with `once`)."""
     from app.webhook_worker import WebhookWorker
 
     settings = settings or get_settings()
@@ -114,10 +123,7 @@ async def run_webhooks(once: bool, settings: Settings | None = None) -> int:
             done = await worker.run_once()
             print(f"webhooks: {done} events queued or sent")
             return 0
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+        stop = stop_on_signals()
         await worker.run(stop)
         return 0
     finally:
@@ -127,8 +133,6 @@ async def run_webhooks(once: bool, settings: Settings | None = None) -> int:
 
 async def run_digests(once: bool, settings: Settings | None = None) -> int:
     """Send the digests that are due, every DIGEST_POLL_SECONDS (or once)."""
-    import signal
-
     from app.services.digests import run_digests_loop, send_digests
 
     settings = settings or get_settings()
@@ -137,10 +141,7 @@ async def run_digests(once: bool, settings: Settings | None = None) -> int:
         if once:
             print(f"digests: {await send_digests(database, settings)} sent")
             return 0
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+        stop = stop_on_signals()
         await run_digests_loop(database, settings, stop)
         return 0
     finally:

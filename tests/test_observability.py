@@ -16,10 +16,9 @@ from pydantic import SecretStr
 from app.config import Settings
 from app.main import PROJECT_ROOT, create_app
 from app.observability import ACCESS_LOGGER
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import TEST_DATABASE_URL, start_uvicorn
 
 # Ports of this file's own servers.
-MULTI_WORKER_PORT = 18131
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -185,41 +184,20 @@ async def test_several_workers_add_up(tmp_path: Path) -> None:
     )
     assert await reset.wait() == 0
     assert folder.is_dir()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "app.main:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(MULTI_WORKER_PORT),
-        "--workers",
-        "2",
-        "--log-level",
-        "warning",
-        cwd=PROJECT_ROOT,
-        env=environment,
+    process, url = await start_uvicorn(
+        TEST_DATABASE_URL,
+        environment={"PROMETHEUS_MULTIPROC_DIR": str(folder), "ACCESS_LOG": "false"},
+        workers=2,
     )
-    url = f"http://127.0.0.1:{MULTI_WORKER_PORT}"
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            for _ in range(200):
-                try:
-                    if (await client.get("/ready")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            # New connections each time, so that both workers take some.
-            for _ in range(40):
-                async with httpx.AsyncClient(base_url=url) as fresh:
-                    assert (await fresh.get("/health")).status_code == 200
-            scrapes = []
-            for _ in range(6):
-                async with httpx.AsyncClient(base_url=url) as fresh:
-                    scrapes.append((await fresh.get("/metrics")).text)
+        # New connections each time, so that both workers take some.
+        for _ in range(40):
+            async with httpx.AsyncClient(base_url=url) as fresh:
+                assert (await fresh.get("/health")).status_code == 200
+        scrapes = []
+        for _ in range(6):
+            async with httpx.AsyncClient(base_url=url) as fresh:
+                scrapes.append((await fresh.get("/metrics")).text)
         files = {path.name.rsplit("_", 1)[-1] for path in folder.glob("counter_*.db")}
         assert len(files) == 2, "both workers should have counted requests"
         counts = {

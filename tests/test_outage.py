@@ -14,13 +14,12 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-import orjson
 import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
@@ -33,6 +32,7 @@ from app.services import keys
 from tests.committed import committed_database
 from tests.conftest import SmtpInbox, plain_url, start_uvicorn
 from tests.private_cluster import PrivateCluster, postgres_bin
+from tests.test_webhooks import Receiver
 
 CLUSTER_PORT = 55401
 API_PORT = 18111
@@ -42,24 +42,6 @@ DB_ROUTES = ("/v1/axes", "/v1/actions/{code}", "/v1/communes", "/v1/initiatives"
 
 BIN = postgres_bin()
 needs_initdb = pytest.mark.skipif(BIN is None, reason="no PostgreSQL server binaries (initdb)")
-
-
-@dataclass
-class Receiver:
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        self.events.append(orjson.loads(body))
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
 
 
 @dataclass
@@ -264,7 +246,7 @@ async def test_an_outage_gives_503s_then_the_same_processes_serve_fresh_data(
     assert len(changes) >= 2
 
     async def delivered() -> bool:
-        return changes <= {event["id"] for event in stack.receiver.events}
+        return changes <= {event["id"] for event in stack.receiver.events()}
 
     await _until(delivered, 15)
 
