@@ -117,21 +117,7 @@ async def fetch_page(
 ) -> Page:
     """At most `limit` features in key order after `after`; one more row says if a next page
     exists (no COUNT). The whole page comes back as one text value."""
-    where = [collection.where, *conditions]
-    if after is not None:
-        where.append(f"{collection.key} > {params.add(after, collection.key_type)}")
-    limit_param = params.add(limit, "bigint")
-    offset_sql = f" OFFSET {params.add(offset, 'bigint')}" if offset else ""
-    sql = (
-        "SELECT count(*) AS n, "
-        f"string_agg(f, ',' ORDER BY k) FILTER (WHERE r <= {limit_param}) AS body, "
-        f"max(k) FILTER (WHERE r <= {limit_param}) AS last_key "
-        "FROM (SELECT k, f, row_number() OVER (ORDER BY k) AS r FROM ("
-        f"SELECT {collection.key} AS k, {feature_sql(collection, crs)} AS f "
-        f"FROM {collection.source} WHERE {' AND '.join(where)} "
-        f"ORDER BY {collection.key} LIMIT {limit_param} + 1{offset_sql}"
-        ") AS page) AS numbered"
-    )
+    sql = page_sql(collection, crs, conditions, params, after=after, offset=offset, limit=limit)
     row = await reader.fetchrow(sql, *params.values)
     assert row is not None
     count = int(row["n"])
@@ -140,6 +126,35 @@ async def fetch_page(
         returned=min(count, limit),
         last_key=row["last_key"],
         more=count > limit,
+    )
+
+
+def page_sql(
+    collection: Collection,
+    crs: OutputCrs,
+    conditions: Sequence[str],
+    params: Params,
+    *,
+    after: Any,
+    offset: int,
+    limit: int,
+) -> str:
+    """The statement of a page (its paging values added to `params`); bench/ogc_features.py
+    runs the same text under pgbench."""
+    where = [collection.where, *conditions]
+    if after is not None:
+        where.append(f"{collection.key} > {params.add(after, collection.key_type)}")
+    limit_param = params.add(limit, "bigint")
+    offset_sql = f" OFFSET {params.add(offset, 'bigint')}" if offset else ""
+    return (
+        "SELECT count(*) AS n, "
+        f"string_agg(f, ',' ORDER BY k) FILTER (WHERE r <= {limit_param}) AS body, "
+        f"max(k) FILTER (WHERE r <= {limit_param}) AS last_key "
+        "FROM (SELECT k, f, row_number() OVER (ORDER BY k) AS r FROM ("
+        f"SELECT {collection.key} AS k, {feature_sql(collection, crs)} AS f "
+        f"FROM {collection.source} WHERE {' AND '.join(where)} "
+        f"ORDER BY {collection.key} LIMIT {limit_param} + 1{offset_sql}"
+        ") AS page) AS numbered"
     )
 
 
