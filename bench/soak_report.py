@@ -39,7 +39,8 @@ def write_results(
         f"- load average before: {os.getloadavg()[0]:.2f}; {os.cpu_count()} cores shared by the "
         "driver, uvicorn, the webhook worker and PostgreSQL",
         f"- {total:,} requests in {elapsed:.0f} s: **{total / elapsed:,.1f} rps**; "
-        f"transport errors {run.errors}",
+        f"transport errors {run.errors}; the driver process (set-up included) used "
+        f"{(os.times().user + os.times().system) / elapsed:.0%} of a core",
         f"- worker {victim} killed (SIGKILL) at 1/3; PostgreSQL stopped -m fast and started at "
         "2/3 (3 s down); window = event to 10 s after it",
         f"- 5xx: {len(run.fivexx) - len(outside)} inside the windows, **{len(outside)} outside**"
