@@ -60,7 +60,7 @@ from app.routers import (
 from app.routers import metrics as metrics_router
 from app.services.exports import FiguresCache
 from app.services.proposals import ProposalsState
-from app.services.publication import datasets_read
+from app.services.publication import datasets_read, own_validated
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -258,6 +258,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         write_origins=frozenset(settings.cors_write_origins),
         datasets_read=datasets_read,
         body_validated=BODY_VALIDATED,
+        own_validated=own_validated,
     )
     app.add_middleware(HttpCachingMiddleware, versions=versions, policy=app.state.caching_policy)
     if database.replicas is not None:

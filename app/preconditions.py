@@ -5,9 +5,17 @@ datasets that representation shows with a row lock held until the write commits,
 writers sending the same ETag are serialised: the first one changes the versions, the second
 one then sees a different ETag and gets 412 — no update is lost. Both the gzip and the identity
 variant of the current representation match (a client may GET compressed and write plain).
+
+One record of the plan (`CachingPolicy.own_validated`) has the ETag of its own representation
+instead: a hash of it. Its GET and its writes compute it from the same read, and an editor's
+If-Match then fails only when that record's page changed, not when another record of the same
+dataset did; the writes are serialised by the editors' lock (app.services.editing.serialise).
 """
 
+import hashlib
+
 from fastapi import Request
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidParameterError, PreconditionFailedError, PreconditionRequiredError
@@ -31,6 +39,15 @@ def etag_variants(request: Request, token: bytes) -> tuple[str, set[str]]:
     preferred = accepts_gzip(headers.get(b"accept-encoding", b"").decode("latin-1"))
     variants = {gzip: variant_etag(token, scope, headers, gzip) for gzip in (True, False)}
     return variants[preferred], set(variants.values())
+
+
+def representation_etags(request: Request, representation: BaseModel) -> tuple[str, set[str]]:
+    """The ETag of a record's own representation (its JSON, with the code and settings) for the
+    request's URL and headers, and those of every variant (gzip, identity)."""
+    policy: CachingPolicy = request.app.state.caching_policy
+    digest = hashlib.sha256(policy.fingerprint.encode())
+    digest.update(b"\0" + representation.model_dump_json().encode())
+    return etag_variants(request, digest.digest())
 
 
 async def current_etags(request: Request, session: AsyncSession) -> tuple[str, set[str]]:

@@ -24,7 +24,6 @@ import asyncio
 import os
 import random
 import signal
-import statistics
 import sys
 import time
 import uuid
@@ -49,8 +48,14 @@ from tests.private_cluster import PrivateCluster, postgres_bin  # noqa: E402
 from tests.routers.test_proposals import proposal  # noqa: E402
 from tests.test_webhooks import Receiver  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from soak_report import append, write_results  # noqa: E402
+from soak_search import search, search_lines  # noqa: E402
+
 MIX = {"website": 40, "tiles": 25, "harvest": 8, "proposal": 4, "support": 8, "edit": 5}
-CLUSTER_PORT, API_PORT, RECEIVER_PORT = 55430, 18330, 18331
+# The soak's own cluster, API and webhook receiver take three ports from --port-base up: each
+# engineer running a soak on a shared machine gives a base in a range of their own.
+DEFAULT_PORT_BASE = 55430
 LENS_TILES = [(13, 4162, 2759), (14, 8320, 5526), (14, 8321, 5526), (14, 8320, 5527)]
 RESULTS = ROOT / "bench" / "results" / "soak.md"
 
@@ -71,6 +76,7 @@ class Run:
         self.initiatives: list[int] = []
         self.began = 0.0
         self.conflicts = 0
+        self.edits = 0
         self.samples: dict[tuple[str, int], str] = {}
 
     async def one(self, client: httpx.AsyncClient, kind: str) -> None:
@@ -126,6 +132,7 @@ class Run:
             return await self.website(client)
         code = random.choice(free)
         self.editing.add(code)
+        self.edits += 1
         try:
             auth = {"Authorization": f"Bearer {self.editor}"}
             title = f"Action suivie {uuid.uuid4().hex[:8]}"
@@ -196,12 +203,13 @@ async def soak(arguments: argparse.Namespace) -> int:
     if bin_dir is None:
         print("no PostgreSQL server binaries (initdb) on this machine", file=sys.stderr)
         return 2
-    cluster = PrivateCluster.create(bin_dir, CLUSTER_PORT)
+    cluster_port, api_port, receiver_port = (arguments.port_base + n for n in range(3))
+    cluster = PrivateCluster.create(bin_dir, cluster_port)
     await cluster.astart()
     url = cluster.url("territoire_soak")
     receiver = Receiver()
     hooks = uvicorn.Server(
-        uvicorn.Config(receiver, host="127.0.0.1", port=RECEIVER_PORT, log_level="warning")
+        uvicorn.Config(receiver, host="127.0.0.1", port=receiver_port, log_level="warning")
     )
     serving = asyncio.create_task(hooks.serve())
     started: list[Any] = []
@@ -226,7 +234,7 @@ async def soak(arguments: argparse.Namespace) -> int:
         log.parent.mkdir(exist_ok=True)
         output = log.open("wb")
         api, base = await start_uvicorn(
-            url, port=API_PORT, environment=environment, workers=arguments.workers, output=output
+            url, port=api_port, environment=environment, workers=arguments.workers, output=output
         )
         started.append(api)
         webhook = await asyncio.create_subprocess_exec(
@@ -237,7 +245,7 @@ async def soak(arguments: argparse.Namespace) -> int:
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
             hook = await client.post(
                 "/v1/webhooks",
-                json={"url": f"http://127.0.0.1:{RECEIVER_PORT}/hook", "event_types": ["*"]},
+                json={"url": f"http://127.0.0.1:{receiver_port}/hook", "event_types": ["*"]},
                 headers={"Authorization": f"Bearer {editor}"},
             )
             assert hook.status_code == 201, hook.text
@@ -255,6 +263,9 @@ async def soak(arguments: argparse.Namespace) -> int:
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
             listed = (await client.get("/v1/initiatives?limit=50")).json()
         run.initiatives = [feature["id"] for feature in listed["features"]]
+        if arguments.search:
+            await rate_search(arguments, run)
+            return 0
         began = run.began = time.monotonic()
         deadline = began + arguments.duration
         loops = [asyncio.create_task(client_loop(run, deadline)) for _ in range(arguments.clients)]
@@ -288,6 +299,34 @@ async def soak(arguments: argparse.Namespace) -> int:
         cluster.remove()
 
 
+async def rate_search(arguments: argparse.Namespace, template: Run) -> None:
+    """Step the client count up on this stack (no fault injected) and record the table."""
+
+    async def measure(clients: int) -> tuple[Run, float]:
+        run = Run(template.api, template.editor, template.actions, template.exports)
+        run.initiatives = template.initiatives
+        began = time.monotonic()
+        deadline = began + arguments.search_seconds
+        await asyncio.gather(*(client_loop(run, deadline) for _ in range(clients)))
+        return run, time.monotonic() - began
+
+    counts = [int(count) for count in arguments.search.split(",")]
+    steps, chosen = await search(measure, counts, arguments.p99_limit_ms)
+    append(
+        Path(arguments.results),
+        [
+            f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: sustainable rate",
+            "",
+            f"- command: `.venv/bin/python bench/soak.py --workers {arguments.workers} --search "
+            f"{arguments.search} --search-seconds {arguments.search_seconds} --p99-limit-ms "
+            f"{arguments.p99_limit_ms} --port-base {arguments.port_base}`",
+            f"- load average before: {os.getloadavg()[0]:.2f}; {os.cpu_count()} cores shared by "
+            "the driver, uvicorn, the webhook worker and PostgreSQL",
+            *search_lines(steps, chosen, arguments.p99_limit_ms),
+        ],
+    )
+
+
 async def check(url: str, run: Run, receiver: Receiver, first_event: int) -> dict[str, Any]:
     connection = await asyncpg.connect(url.replace("+asyncpg", ""))
     try:
@@ -315,73 +354,16 @@ async def check(url: str, run: Run, receiver: Receiver, first_event: int) -> dic
     }
 
 
-def write_results(
-    arguments: argparse.Namespace,
-    run: Run,
-    elapsed: float,
-    victim: int,
-    start: dict[str, int],
-    end: dict[str, int],
-    report: dict[str, Any],
-) -> None:
-    total = sum(len(values) for values in run.latency.values())
-    outside = [f for f in run.fivexx if not run.in_window(f[0], f[1])]
-    lines = [
-        f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        "",
-        f"- command: `.venv/bin/python bench/soak.py --duration {arguments.duration} "
-        f"--workers {arguments.workers} --clients {arguments.clients}`",
-        f"- load average before: {os.getloadavg()[0]:.2f}; {os.cpu_count()} cores shared by the "
-        "driver, uvicorn, the webhook worker and PostgreSQL",
-        f"- {total:,} requests in {elapsed:.0f} s: **{total / elapsed:,.1f} rps**; "
-        f"transport errors {run.errors}",
-        f"- worker {victim} killed (SIGKILL) at 1/3; PostgreSQL stopped -m fast and started at "
-        "2/3 (3 s down); window = event to 10 s after it",
-        f"- 5xx: {len(run.fivexx) - len(outside)} inside the windows, **{len(outside)} outside**"
-        + "".join(
-            f"; {kind} {status} at {at - run.began:.1f} s" for at, _, kind, status in outside[:10]
-        ),
-        "- windows (s from start): "
-        + ", ".join(f"{a - run.began:.1f}-{b - run.began:.1f}" for a, b in run.windows),
-        "",
-        "| kind | requests | p50 ms | p99 ms | statuses |",
-        "| --- | ---: | ---: | ---: | --- |",
-    ]
-    for kind, values in run.latency.items():
-        ordered = sorted(values)
-        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-        statuses = ", ".join(f"{s}: {n}" for s, n in sorted(run.statuses[kind].items()))
-        lines.append(
-            f"| {kind} | {len(values):,} | {statistics.median(values) * 1000:.1f} | "
-            f"{p99 * 1000:.1f} | {statuses} |"
-        )
-    lines += ["", "| process | RSS after warm-up (kB) | RSS at end (kB) | growth |"]
-    lines.append("| --- | ---: | ---: | ---: |")
-    for name in sorted(set(start) | set(end)):
-        before, after = start.get(name), end.get(name)
-        growth = f"{(after - before) / before:+.1%}" if before and after else "(not both)"
-        lines.append(f"| {name} | {before or '-'} | {after or '-'} | {growth} |")
-    proposals, supports, titles = report["proposals"], report["supports"], report["titles"]
-    lines += [
-        "",
-        f"- acknowledged writes lost: proposals {proposals[1]} of {proposals[0]}, supports "
-        f"{supports[1]} of {supports[0]}, editors' titles {titles[1]} of {titles[0]} actions",
-        f"- webhook: {report['deliveries']} deliveries for {report['events']} change-log entries "
-        "after the subscription",
-        "",
-    ]
-    text = RESULTS.read_text() if RESULTS.exists() else "# Soak\n\nWritten by bench/soak.py.\n\n"
-    RESULTS.write_text(text + "\n".join(lines) + "\n")
-    print("\n".join(lines))
-    for (kind, status), sample in run.samples.items():
-        print(f"sample {kind} {status}: {sample}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=600)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=24)
+    parser.add_argument("--port-base", type=int, default=DEFAULT_PORT_BASE)
+    parser.add_argument("--results", default=str(RESULTS), help="the Markdown file appended to")
+    parser.add_argument("--search", help="client counts to step through (4,8,16,32): no soak")
+    parser.add_argument("--search-seconds", type=float, default=60)
+    parser.add_argument("--p99-limit-ms", type=float, default=1000)
     return asyncio.run(soak(parser.parse_args()))
 
 

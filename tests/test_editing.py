@@ -389,21 +389,40 @@ async def test_the_public_history_of_an_action(
 async def test_etags_follow_what_a_page_shows(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    pages = ["/v1/axes/1", "/v1/actions/1.2.1.1", "/v1/indicators", "/v1/communes", "/v1/plan"]
-    before = {url: (await client.get(url)).headers["etag"] for url in pages}
+    pages = ["/v1/axes/2", "/v1/actions/2.2.2.1", "/v1/indicators", "/v1/communes", "/v1/plan"]
+    # One node of the plan has the ETag of its own representation: it moves with its body.
+    own = ("/v1/axes/2", "/v1/actions/2.2.2.1")
+
+    async def read() -> dict[str, tuple[str, bytes]]:
+        found = {}
+        for url in pages:
+            response = await client.get(url)
+            found[url] = (response.headers["etag"], response.content)
+        return found
+
+    before = await read()
     # An initiative changes: no page of the plan, the indicators or the communes shows it.
     await session.execute(text("UPDATE initiative SET title = title || '.' WHERE id = 1"))
-    after = {url: (await client.get(url)).headers["etag"] for url in pages}
-    assert after == before
+    after = await read()
+    assert {url: etag for url, (etag, _) in after.items()} == {
+        url: etag for url, (etag, _) in before.items()
+    }
     assert (await client.get("/v1/initiatives")).headers["etag"]
-    # A milestone changes the progress every level shows, not the communes.
+    # A milestone of one action: the plan's pages (from the versions), that action's page (its
+    # own body shows it), not the communes; the axis's page moves only if its body did.
     await session.execute(
-        text("UPDATE milestone SET title = title || '.' WHERE id = (SELECT min(id) FROM milestone)")
+        text(
+            "UPDATE milestone SET title = title || '.' WHERE id = (SELECT min(m.id) FROM "
+            "milestone m JOIN action a ON a.id = m.action_id WHERE a.code = '2.2.2.1')"
+        )
     )
-    now = {url: (await client.get(url)).headers["etag"] for url in pages}
-    assert now["/v1/communes"] == before["/v1/communes"]
-    for url in ("/v1/axes/1", "/v1/actions/1.2.1.1", "/v1/plan"):
-        assert now[url] != before[url], url
+    read_now = await read()
+    now = {url: etag for url, (etag, _) in read_now.items()}
+    assert now["/v1/communes"] == before["/v1/communes"][0]
+    for url in ("/v1/actions/2.2.2.1", "/v1/plan"):
+        assert now[url] != before[url][0], url
+    for url in own:
+        assert (now[url] != before[url][0]) == (read_now[url][1] != before[url][1]), url
     # An indicator value: the indicators' pages, not the plan's.
     await session.execute(
         text(

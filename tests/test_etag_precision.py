@@ -2,7 +2,8 @@
 
 For every dataset in turn: change a row of it, then GET every public page. A page whose ETag
 stays the same must have the same body (else a client would get a stale 304), and a page that
-lists the dataset as read must get a new ETag."""
+lists the dataset as read must get a new ETag. A node of the plan (its own ETag: a hash of its
+representation) gets a new ETag exactly when its body changed."""
 
 import re
 
@@ -10,7 +11,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.services.publication import datasets_read
+from app.services.publication import datasets_read, own_validated
 from app.services.registry import REGISTRY
 from tests.test_http_cache import IDENTITY, routes
 from tests.test_malformed import FOLLOW_UP_EXAMPLES
@@ -41,6 +42,7 @@ async def test_a_change_shows_on_exactly_the_pages_that_read_it(
     await session.execute(text(FOLLOW_UP_EXAMPLES))  # a budget line to change
     pages = [url for url in routes if url.startswith("/v1/") and datasets_read(url.split("?")[0])]
     assert len(pages) >= 20
+    assert [url for url in pages if own_validated(url.split("?")[0])]  # some of each kind
 
     async def read() -> dict[str, tuple[str, bytes]]:
         found = {}
@@ -63,7 +65,10 @@ async def test_a_change_shows_on_exactly_the_pages_that_read_it(
         for url in pages:
             shown = dataset in (datasets_read(url.split("?")[0]) or ())
             (etag, body), (new_etag, new_body) = before[url], after[url]
-            if shown:
+            if own_validated(url.split("?")[0]):
+                # A node of the plan: the ETag of its own representation moves with its body.
+                assert (new_etag != etag) == (new_body != body), (dataset, url)
+            elif shown:
                 assert new_etag != etag, (dataset, url)
             else:
                 assert new_etag == etag, (dataset, url)

@@ -66,11 +66,7 @@ class HttpCachingMiddleware:
         # An authenticated read may show what the public does not: it is checked by its route
         # every time (no answer from the versions alone) and kept out of shared caches.
         private = b"authorization" in headers
-        data_path = (
-            path.startswith("/v1/")
-            and not path.startswith(self.policy.body_validated)
-            and not private
-        )
+        data_path = self.policy.validated_by_versions(path) and not private
         if data_path:
             etag, last_modified = await self._data_validators(scope, headers)
             if conditions.not_modified(etag, last_modified) and not conditions.any_match:
@@ -136,7 +132,7 @@ class HttpCachingMiddleware:
         return etag, last_modified
 
     def _cache_control(self, path: str) -> bytes:
-        if path.startswith("/v1/") and not path.startswith(self.policy.body_validated):
+        if self.policy.validated_by_versions(path):
             return self._data_control
         return b"public, no-cache"
 

@@ -27,6 +27,18 @@ class CachingPolicy:
     # Datasets a /v1/ path reads: a tuple, or None for all of them.
     datasets_read: Callable[[str], tuple[str, ...] | None]
     body_validated: tuple[str, ...]  # /v1/ prefixes validated by body hash
+    # /v1/ paths of one record whose route gives the ETag of that record's own representation
+    # (app.preconditions.representation_etags): it moves when that record's page does and only
+    # then, so that an editor's If-Match fails on a change of what they edit, not of the dataset.
+    own_validated: Callable[[str], bool]
+
+    def validated_by_versions(self, path: str) -> bool:
+        """True for a /v1/ path whose validators come from the versions of the datasets read."""
+        return (
+            path.startswith("/v1/")
+            and not path.startswith(self.body_validated)
+            and not self.own_validated(path)
+        )
 
 
 def add_vary(headers: MutableHeaders, value: str) -> None:

@@ -59,6 +59,7 @@ def _plan_routes(collection: str, example: str) -> None:
         return await edit.delete(
             partial(service.check_node, edit.session, level, code),
             partial(service.delete_node, edit.session, level, code),
+            partial(read, edit.session, code),
         )
 
     create.__annotations__["body"] = create_body

@@ -1,11 +1,13 @@
 """The plan: each level as a paged list and by code, and the whole tree."""
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel
 
 from app.db import SessionDep
 from app.models.plan import ActionStatus
+from app.preconditions import representation_etags
 from app.repositories.plan import NodeFilters
 from app.routers.params import (
     DEFAULT_LIMIT,
@@ -34,6 +36,14 @@ from app.services import plan as service
 from app.services.follow_up import Level
 
 router = APIRouter(prefix="/v1", tags=["plan"], dependencies=[StrictQuery])
+
+Detail = TypeVar("Detail", bound=BaseModel)
+
+
+def own_etag(request: Request, response: Response, record: Detail) -> Detail:
+    """A node's page carries the ETag of its own representation, as its editors' writes check."""
+    response.headers["ETag"] = representation_etags(request, record)[0]
+    return record
 
 
 def _code(level: str, example: str) -> object:
@@ -117,8 +127,10 @@ async def list_axes(
     summary="One axis with its ambitions",
     responses=DETAIL_ERRORS,
 )
-async def get_axis(code: AxisCode, session: SessionDep) -> AxisDetail:
-    return await service.get_axis(session, code)
+async def get_axis(
+    code: AxisCode, request: Request, response: Response, session: SessionDep
+) -> AxisDetail:
+    return own_etag(request, response, await service.get_axis(session, code))
 
 
 @router.get(
@@ -150,8 +162,10 @@ async def list_ambitions(
     summary="One ambition with its objectives",
     responses=DETAIL_ERRORS,
 )
-async def get_ambition(code: AmbitionCode, session: SessionDep) -> AmbitionDetail:
-    return await service.get_ambition(session, code)
+async def get_ambition(
+    code: AmbitionCode, request: Request, response: Response, session: SessionDep
+) -> AmbitionDetail:
+    return own_etag(request, response, await service.get_ambition(session, code))
 
 
 @router.get(
@@ -184,8 +198,10 @@ async def list_objectives(
     summary="One operational objective with its actions",
     responses=DETAIL_ERRORS,
 )
-async def get_objective(code: ObjectiveCode, session: SessionDep) -> ObjectiveDetail:
-    return await service.get_objective(session, code)
+async def get_objective(
+    code: ObjectiveCode, request: Request, response: Response, session: SessionDep
+) -> ObjectiveDetail:
+    return own_etag(request, response, await service.get_objective(session, code))
 
 
 @router.get(
@@ -229,8 +245,10 @@ async def list_actions(
     summary="One action with its place in the plan",
     responses=DETAIL_ERRORS,
 )
-async def get_action(code: ActionCode, session: SessionDep) -> ActionDetail:
-    return await service.get_action(session, code)
+async def get_action(
+    code: ActionCode, request: Request, response: Response, session: SessionDep
+) -> ActionDetail:
+    return own_etag(request, response, await service.get_action(session, code))
 
 
 @router.get(

@@ -77,7 +77,10 @@ async def _catalog(
         page,
         request.app.state.settings.catalog_page_size,
     )
-    body = await anyio.to_thread.run_sync(catalog.serialize, graph, extension)
+    try:
+        body = await anyio.to_thread.run_sync(catalog.serialize, graph, extension)
+    finally:
+        catalog.release(graph)
     return Response(body, media_type=RDF_MEDIA_TYPES[extension])
 
 

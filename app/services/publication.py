@@ -41,6 +41,17 @@ _READS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
 )
 
 
+# One node of the plan: an editor PATCHes it with If-Match, and a change of another node of the
+# same dataset (another action) must not fail their precondition. Its ETag is that of its own
+# representation (app.preconditions.representation_etags), not of the datasets' versions.
+_OWN = re.compile(r"^/v1/(axes|ambitions|objectives|actions)/[^/]+$")
+
+
+def own_validated(path: str) -> bool:
+    """True for a /v1/ path whose ETag is that of its record's own representation."""
+    return _OWN.match(path) is not None
+
+
 def datasets_read(path: str) -> tuple[str, ...] | None:
     """The datasets whose data a /v1/ path's representation shows; None for any of them."""
     export = _EXPORT.match(path)
