@@ -23,7 +23,8 @@ GZIP = {"Accept-Encoding": "gzip"}
 @pytest.fixture
 async def dense(session: AsyncSession) -> dict[str, Any]:
     """4 000 published initiatives inside the tile (titles as long as the benchmark's), and
-    unpublished ones there too; returns one published point and the unpublished ids."""
+    unpublished ones there too; returns one published point and the ids the tile must not hold
+    (the unpublished, and a published line that passes around the tile)."""
     await session.execute(
         text(
             """
@@ -43,6 +44,18 @@ async def dense(session: AsyncSession) -> dict[str, Any]:
             """
         ),
         {"dense": DENSE, "west": WEST, "east": EAST, "south": SOUTH, "north": NORTH},
+    )
+    # Published, its bounding box over the tile, the line itself around it: clipped away.
+    await session.execute(
+        text(
+            "INSERT INTO initiative (reference, title, category, status, location_precision, "
+            "geometry, published_at) VALUES ('dense-around', 'Around', '1', 'published', "
+            "'exact', ST_GeomFromText(:line, 4326), now())"
+        ),
+        {
+            "line": f"LINESTRING({WEST - 0.01} {SOUTH - 0.01}, {WEST - 0.01} {NORTH + 0.01}, "
+            f"{EAST + 0.01} {NORTH + 0.01})"
+        },
     )
     first = (
         await session.execute(
