@@ -4,7 +4,8 @@
 # 2 threads and 16 connections, 10 s a run, 2 rounds alternating; the response cache off (the
 # comparison is of query paths); the cores PostgreSQL and each server used (cpu_during.py). First
 # pgbench of the tile statement alone (the service's, and the one before the Web Mercator column,
-# parallel plans allowed or not), PostgreSQL's own rate.
+# parallel plans allowed or not; with the coordinates as parameters, generic plan or custom),
+# PostgreSQL's own rate.
 #
 #   flock /tmp/bench.lock bench/ogc_tiles.sh DATABASE [OURS_PORT TIPG_PORT]
 #
@@ -27,6 +28,12 @@ SQL
 cat > "$SQL/mercator.sql" <<SQL
 SELECT length(ST_AsMVT(tile, 'initiatives', 4096, 'geom', 'id')) FROM (SELECT $PROPS, ST_AsMVTGeom(t.geometry_mercator, $ENVELOPE, 4096, 64, true) AS geom FROM initiative AS t WHERE t.status = 'published' AND t.geometry_mercator && $AREA) AS tile;
 SQL
+cat > "$SQL/parameters.sql" <<'SQL'
+\set z 14
+\set x 8320
+\set y 5526
+SELECT length(ST_AsMVT(tile, 'initiatives', 4096, 'geom', 'id')) FROM (SELECT t.id AS id, t.title AS title, t.category AS category, t.status AS status, ST_AsMVTGeom(t.geometry_mercator, ST_TileEnvelope(:z::int, :x::int, :y::int), 4096, 64, true) AS geom FROM initiative AS t WHERE t.status = 'published' AND t.geometry_mercator && ST_TileEnvelope(:z::int, :x::int, :y::int, margin => 64.0 / 4096)) AS tile;
+SQL
 idle() {  # tipg does not cancel the queries of a client that went away
   for _ in $(seq 1 240); do
     [ "$("${PSQL[@]}" -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB' AND state = 'active'")" = 0 ] && return
@@ -39,6 +46,10 @@ for f in transform mercator; do for par in 2 0; do
   echo "pgbench $f.sql max_parallel_workers_per_gather=$par: $(PGOPTIONS="-c jit=off -c max_parallel_workers_per_gather=$par" \
     pgbench -h 127.0.0.1 -U postgres -n -M prepared -c 16 -j 2 -T 10 -f "$SQL/$f.sql" "$DB" 2>&1 | grep -E '^tps|latency average' | tr '\n' ' ')"
 done; done
+for mode in auto force_custom_plan; do  # the coordinates as parameters: a generic plan after 5
+  echo "pgbench parameters.sql plan_cache_mode=$mode: $(PGOPTIONS="-c jit=off -c max_parallel_workers_per_gather=0 -c plan_cache_mode=$mode" \
+    pgbench -h 127.0.0.1 -U postgres -n -M prepared -c 16 -j 2 -T 10 -f "$SQL/parameters.sql" "$DB" 2>&1 | grep -E '^tps|latency average' | tr '\n' ' ')"
+done
 for W in 1 4; do
   DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/$DB RESPONSE_CACHE=false \
     .venv/bin/uvicorn --factory app.main:create_app --host 127.0.0.1 --port "$OURS" --workers $W \
