@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Computed,
     DateTime,
     ForeignKey,
     Identity,
@@ -82,6 +83,13 @@ class Initiative(TimestampMixin, Base):
             postgresql_using="gist",
             postgresql_where=text("status = 'published'"),
         ),
+        # What vector tiles select with (alembic 0013).
+        Index(
+            "ix_initiative_geometry_mercator",
+            "geometry_mercator",
+            postgresql_using="gist",
+            postgresql_where=text("status = 'published'"),
+        ),
         Index("ix_initiative_updated_at", "updated_at", "id"),
         # The moderation queue: one status, oldest first.
         Index("ix_initiative_moderation_queue", "status", "created_at", "id"),
@@ -123,6 +131,12 @@ class Initiative(TimestampMixin, Base):
     support_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     geometry: Mapped[WKBElement] = mapped_column(
         Geometry("GEOMETRY", srid=4326, spatial_index=False), nullable=False
+    )
+    # The same in Web Mercator, kept by PostgreSQL, for vector tiles; never loaded by the ORM.
+    geometry_mercator: Mapped[WKBElement] = mapped_column(
+        Geometry("GEOMETRY", srid=3857, spatial_index=False),
+        Computed("ST_Transform(geometry, 3857)", persisted=True),
+        deferred=True,
     )
 
 

@@ -94,7 +94,9 @@ INITIATIVES = Collection(
         ),
     },
     datetime_column="t.published_at",
+    # What a map draws and labels; the id is the MVT feature id.
     tile_properties=("title", "category", "status"),
+    tile_geometry="t.geometry_mercator",
 )
 
 COMMUNES = Collection(

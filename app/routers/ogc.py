@@ -1,17 +1,16 @@
-"""OGC API – Features over initiatives, communes and located actions; vector tiles."""
+"""OGC API – Features over initiatives, communes and located actions (tiles: ogc_tiles)."""
 
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 from starlette.responses import FileResponse, HTMLResponse, Response
 
 from app.db import ReaderDep
 from app.errors import NotFoundError
 from app.openapi import openapi_30
-from app.repositories.collections import TILED
 from app.routers.params import StrictQuery
 from app.schemas.ogc import (
     Collection,
@@ -330,46 +329,6 @@ async def get_feature(
         )
     links = service.item_links(request, collection, feature_id)
     return Response(service.with_links(feature, links), media_type=service.GEOJSON, headers=headers)
-
-
-TILE_CACHE_CONTROL = "public, max-age=60, must-revalidate"
-
-
-@router.get(
-    "/collections/{collectionId}/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}",
-    summary="A vector tile (Mapbox Vector Tile, WebMercatorQuad)",
-    description="Initiatives and communes. Strong `ETag`; `If-None-Match` gives a 304.",
-    response_class=Response,
-    responses={
-        200: {
-            "content": {service.MVT: {"schema": {"type": "string", "format": "binary"}}},
-            "description": "The tile (may be empty).",
-        },
-        304: {"description": "The tile has not changed."},
-        **problem_responses(400, 404),
-    },
-)
-async def get_tile(
-    reader: ReaderDep,
-    collection_id: CollectionId,
-    tile_matrix: Annotated[
-        int, Path(alias="tileMatrix", ge=0, le=24, description="Zoom level.", examples=[14])
-    ],
-    tile_row: Annotated[int, Path(alias="tileRow", ge=0, description="y.", examples=[5526])],
-    tile_col: Annotated[int, Path(alias="tileCol", ge=0, description="x.", examples=[8320])],
-    if_none_match: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Response:
-    collection = service.collection_or_404(collection_id)
-    if collection.id not in TILED:
-        raise NotFoundError(f"Collection '{collection.id}' has no tiles; see " + ", ".join(TILED))
-    if tile_row >= 2**tile_matrix or tile_col >= 2**tile_matrix:
-        raise NotFoundError(f"No tile {tile_row}/{tile_col} at zoom {tile_matrix}.")
-    body = await service.tile(reader, collection, tile_matrix, tile_row, tile_col)
-    tag = service.etag(body)
-    headers = {"ETag": tag, "Cache-Control": TILE_CACHE_CONTROL}
-    if service.matches(if_none_match, tag):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=service.MVT, headers=headers)
 
 
 @assets.get("/ogc/assets/{name}")

@@ -166,3 +166,32 @@ class FeatureCollection(OgcModel):
     )
     time_stamp: datetime = Field(alias="timeStamp")
     links: list[Link]
+
+
+class VectorLayer(OgcModel):
+    id: str = Field(description="The layer's name in the tiles.", examples=["initiatives"])
+    description: str | SkipJsonSchema[None] = None
+    minzoom: int = Field(ge=0, le=30)
+    maxzoom: int = Field(ge=0, le=30)
+    fields: dict[str, str] = Field(description="Each attribute of the features and what it is.")
+
+
+class TileJson(OgcModel):
+    """TileJSON 3.0.0 (https://github.com/mapbox/tilejson-spec/tree/master/3.0.0)."""
+
+    tilejson: Literal["3.0.0"]
+    name: str
+    description: str | SkipJsonSchema[None] = None
+    scheme: Literal["xyz"]
+    tiles: list[str] = Field(
+        min_length=1, description="URL templates with {z}, {x} and {y} (WebMercatorQuad)."
+    )
+    minzoom: int = Field(ge=0, le=30)
+    maxzoom: int = Field(ge=0, le=30)
+    bounds: list[float] | SkipJsonSchema[None] = Field(
+        default=None, min_length=4, max_length=4, description="west, south, east, north."
+    )
+    center: list[float] | SkipJsonSchema[None] = Field(
+        default=None, min_length=3, max_length=3, description="longitude, latitude, zoom."
+    )
+    vector_layers: list[VectorLayer] = Field(min_length=1)

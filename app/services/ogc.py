@@ -1,9 +1,7 @@
 """OGC API – Features (Parts 1, 2 and 3) documents: landing page, conformance, collections,
 queryables, and the feature pages assembled around the GeoJSON text PostgreSQL writes."""
 
-import hashlib
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -122,7 +120,7 @@ def collection_or_404(collection_id: str) -> Collection:
     return found
 
 
-async def _extent(reader: Reader, collection: Collection) -> list[float] | None:
+async def collection_extent(reader: Reader, collection: Collection) -> list[float] | None:
     if collection.small:
         found = await feature_repository.extent(reader, collection)
         margin = 0.0
@@ -166,7 +164,15 @@ async def collection_document(
                 "templated": True,
             }
         )
-    bbox = await _extent(reader, collection)
+        links.append(
+            link(
+                f"{url}/tiles/WebMercatorQuad/tilejson.json",
+                "describedby",
+                JSON,
+                "The vector tiles as TileJSON 3.0.0",
+            )
+        )
+    bbox = await collection_extent(reader, collection)
     document: dict[str, Any] = {
         "id": collection.id,
         "title": collection.title,
@@ -275,24 +281,6 @@ def item_links(request: Request, collection: Collection, key: str) -> bytes:
 def with_links(feature: str, links: bytes) -> bytes:
     """A feature's GeoJSON text with `links` added (the text always ends with '}')."""
     return feature[:-1].encode() + b',"links":' + links + b"}"
-
-
-async def tile(reader: Reader, collection: Collection, z: int, row: int, col: int) -> bytes:
-    tile_bytes: bytes = await feature_repository.fetch_tile(
-        reader, collection, z, col, row, extent=4096, buffer=64
-    )
-    return tile_bytes
-
-
-def etag(body: bytes) -> str:
-    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-
-
-def matches(if_none_match: str | None, tag: str) -> bool:
-    if not if_none_match:
-        return False
-    candidates: Sequence[str] = [part.strip() for part in if_none_match.split(",")[:100]]
-    return "*" in candidates or tag in candidates or f"W/{tag}" in candidates
 
 
 def content_crs(spec: CrsSpec) -> str:
