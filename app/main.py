@@ -218,9 +218,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     # Starlette and FastAPI match a request against the routes in order, so each route costs the
-    # routes before it: the cheapest and the most frequent public write (a proposal) go first.
+    # routes before it: the cheapest, then what maps ask most and no response cache answers (OGC
+    # items and tiles), then the most frequent public write (a proposal).
     for module in (
         health,
+        ogc,
+        ogc_tiles,
         proposals,
         supports,
         territory,
@@ -229,8 +232,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         communes,
         initiatives,
         moderation,
-        ogc,
-        ogc_tiles,
         publication,
         changes,
         search,

@@ -86,8 +86,20 @@ class OutputCrs:
         return f"ST_AsGeoJSON({expression}, {self.decimals}, 0)"
 
 
+_FEATURE_SQL: dict[tuple[str, OutputCrs], str] = {}
+
+
 def feature_sql(collection: Collection, crs: OutputCrs) -> str:
-    """One feature as GeoJSON text (properties by json_build_object, geometry by PostGIS)."""
+    """One feature as GeoJSON text (properties by json_build_object, geometry by PostGIS);
+    written once per collection and output CRS."""
+    key = (collection.id, crs)
+    found = _FEATURE_SQL.get(key)
+    if found is None:  # bounded: the collections are constants, the output CRSs few
+        found = _FEATURE_SQL[key] = _feature_sql(collection, crs)
+    return found
+
+
+def _feature_sql(collection: Collection, crs: OutputCrs) -> str:
     pairs = ", ".join(f"'{name}', {prop.sql}" for name, prop in collection.properties.items())
     # json_build_object takes at most 100 arguments: 50 properties, far above what we publish.
     return (
