@@ -140,10 +140,12 @@ class ObservabilityMiddleware:
             nonlocal status, size, cache
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [(n, v) for n, v in message.get("headers", ()) if n != HEADER]
-                for name, value in headers:
+                headers = []
+                for name, value in message.get("headers", ()):  # one pass: id out, X-Cache read
                     if name == b"x-cache":
                         cache = value
+                    if name != HEADER:
+                        headers.append((name, value))
                 headers.append((HEADER, rid))
                 message["headers"] = headers
             elif message["type"] == "http.response.body":
