@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from app.observability import request_info
+
 logger = logging.getLogger(__name__)
 
 CHANNEL = "territoire_data"
@@ -37,6 +39,7 @@ class CachedResponse:
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
+    route: str | None = None  # the template of the route that answered (for metrics and logs)
     # Computed once, when stored: the headers of a hit, the 304's, the ETag a 304 needs.
     marked: list[tuple[bytes, bytes]] = field(init=False)
     not_modified: list[tuple[bytes, bytes]] = field(init=False)
@@ -284,6 +287,9 @@ class ResponseCacheMiddleware:
         key, if_none_match = keyed
         hit = self.cache.get(key)
         if hit is not None:
+            info = request_info(scope)
+            if info is not None:
+                info.route = hit.route
             if if_none_match is None:
                 await send({"type": "http.response.start", "status": 200, "headers": hit.marked})
                 body = b"" if scope["method"] == "HEAD" else hit.body
@@ -324,4 +330,7 @@ class ResponseCacheMiddleware:
         await self.app(scope, receive, capture)
         if status == 200 and storable and not scope.get(BODY_UNUSED):
             kept = [(name, value) for name, value in headers if name not in _PER_REQUEST]
-            self.cache.put(key, CachedResponse(status, kept, b"".join(chunks)), generation)
+            info = request_info(scope)
+            route = info.route if info is not None else None
+            entry = CachedResponse(status, kept, b"".join(chunks), route)
+            self.cache.put(key, entry, generation)

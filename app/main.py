@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import metrics
-from app.access_log import anonymize_access_log
+from app.access_log import anonymize_access_log, configure_access_log
 from app.cache import ChangeListener, ResponseCache, ResponseCacheMiddleware
 from app.config import Settings, get_settings
 from app.db import create_database, plain_dsn
@@ -27,11 +27,7 @@ from app.http_cache.conditional import HttpCachingMiddleware
 from app.http_cache.policy import CachingPolicy
 from app.http_cache.versions import DataVersions
 from app.limits import BodyLimitMiddleware
-from app.observability import (
-    ObservabilityMiddleware,
-    RouteTemplateMiddleware,
-    configure_access_log,
-)
+from app.observability import ObservabilityMiddleware, RouteTemplateMiddleware
 from app.openapi import build_openapi
 from app.ratelimit import RateLimiter
 from app.replica_routing import ReplicaMiddleware

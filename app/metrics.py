@@ -80,6 +80,37 @@ POOL_MAX = Gauge(
 )
 
 
+# prometheus-client's `labels()` checks and joins the label values and takes a lock on every
+# call: the children are kept here by what they are looked up with (bounded: a method is the
+# client's word, so a dict of them is emptied when it grows past _CHILDREN; the metric's own
+# children are then those prometheus-client holds anyway).
+_CHILDREN = 4096
+_requests: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_cache_results: dict[bytes, Any] = {}
+
+
+def observe_request(
+    route: str, method: str, status: int, seconds: float, cache: bytes | None = None
+) -> None:
+    """Count one answered request, its duration, and its response cache result (X-Cache)."""
+    key = (route, method, status)
+    children = _requests.get(key)
+    if children is None:
+        if len(_requests) >= _CHILDREN:
+            _requests.clear()
+        children = (REQUESTS.labels(route, method, str(status)), DURATION.labels(route, method))
+        _requests[key] = children
+    children[0].inc()
+    children[1].observe(seconds)
+    if cache is not None:
+        result = _cache_results.get(cache)
+        if result is None:
+            if len(_cache_results) >= _CHILDREN:
+                _cache_results.clear()
+            result = _cache_results[cache] = CACHE.labels(cache.decode("latin-1"))
+        result.inc()
+
+
 def process_exited() -> None:
     """A worker shuts down: its live gauges (pool use) stop counting."""
     if multiprocess_dir() is not None:

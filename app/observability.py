@@ -12,29 +12,35 @@ Pure ASGI (no BaseHTTPMiddleware: no task nor memory stream per request). For ea
 
 The route template is read where the router sets it: `RouteTemplateMiddleware`, innermost, writes
 it into a holder this middleware puts in the scope (middlewares in between may copy the scope).
+A request answered before the router is counted and logged under the template of the route that
+answers its path: a response cache hit under its entry's (app.cache), a 304 from the dataset
+versions under the one the router last matched for that path in this process.
 """
 
-import logging
+import os
 import re
-import sys
 import time
-import uuid
-from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import metrics
+from app import access_log, metrics
+from app.access_log import ACCESS_LOGGER, configure_access_log
 from app.errors import handle_unexpected_error
 from app.outage import database_unavailable, unavailable_body, unavailable_headers
 
-ACCESS_LOGGER = "territoire.access"
+__all__ = [
+    "ACCESS_LOGGER",
+    "ObservabilityMiddleware",
+    "RouteTemplateMiddleware",
+    "configure_access_log",
+    "request_id",
+    "request_info",
+]
+
 HEADER = b"x-request-id"
 SCOPE_KEY = "territoire.request"
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
-
-access_logger = logging.getLogger(ACCESS_LOGGER)
 
 
 class RequestInfo:
@@ -45,6 +51,11 @@ class RequestInfo:
     def __init__(self, request_id: str) -> None:
         self.request_id = request_id
         self.route: str | None = None
+
+
+def request_info(scope: Scope) -> RequestInfo | None:
+    info = scope.get(SCOPE_KEY)
+    return info if isinstance(info, RequestInfo) else None
 
 
 def request_id(scope: Scope) -> str | None:
@@ -60,33 +71,7 @@ def _incoming_id(scope: Scope) -> str:
             if _SANE_ID.fullmatch(value):
                 return value.decode("ascii")
             break
-    return uuid.uuid4().hex
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: the record's fields (`extra`), its time, level and message."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        fields: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        fields.update(getattr(record, "fields", {}))
-        return orjson.dumps(fields).decode()
-
-
-def configure_access_log() -> None:
-    """Send territoire.access to stderr as JSON lines, once, whatever uvicorn's logging is."""
-    if not access_logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        formatter = JsonFormatter()
-        formatter.converter = time.gmtime
-        handler.setFormatter(formatter)
-        access_logger.addHandler(handler)
-        access_logger.setLevel(logging.INFO)
-        access_logger.propagate = False
+    return os.urandom(16).hex()  # as random as uuid4().hex, without the UUID object
 
 
 class RouteTemplateMiddleware:
@@ -101,7 +86,23 @@ class RouteTemplateMiddleware:
         finally:
             info = scope.get(SCOPE_KEY)
             if isinstance(info, RequestInfo):
-                info.route = route_template(scope)
+                info.route = template = route_template(scope)
+                if template != metrics.UNROUTED and _templates.get(scope["path"]) != template:
+                    if len(_templates) >= _ROUTED_PATHS:
+                        _templates.clear()
+                    _templates[scope["path"]] = template
+
+
+# The template of each path the router matched lately: a request answered before routing (a 304
+# from the dataset versions) is counted under it (bounded; emptied when full).
+_ROUTED_PATHS = 4096
+_templates: dict[str, str] = {}
+
+
+def template_of(scope: Scope) -> str:
+    """The template of the route that answers this request's path, when the router matched it
+    lately in this process; else `<unrouted>`."""
+    return _templates.get(scope["path"], metrics.UNROUTED)
 
 
 def route_template(scope: Scope) -> str:
@@ -139,10 +140,12 @@ class ObservabilityMiddleware:
             nonlocal status, size, cache
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [(n, v) for n, v in message.get("headers", ()) if n != HEADER]
-                for name, value in headers:
+                headers = []
+                for name, value in message.get("headers", ()):  # one pass: id out, X-Cache read
                     if name == b"x-cache":
                         cache = value
+                    if name != HEADER:
+                        headers.append((name, value))
                 headers.append((HEADER, rid))
                 message["headers"] = headers
             elif message["type"] == "http.response.body":
@@ -188,27 +191,19 @@ class ObservabilityMiddleware:
         started: float,
     ) -> None:
         elapsed = time.perf_counter() - started
-        route = info.route or metrics.UNROUTED
+        route = info.route or template_of(scope)
         method: str = scope["method"]
         if self.measure:
-            metrics.REQUESTS.labels(route, method, str(status)).inc()
-            metrics.DURATION.labels(route, method).observe(elapsed)
-            if cache is not None:
-                metrics.CACHE.labels(cache.decode("latin-1")).inc()
+            metrics.observe_request(route, method, status, elapsed, cache)
         if self.log:
-            access_logger.info(
-                "%s %s %d",
-                method,
-                route,
-                status,
-                extra={
-                    "fields": {
-                        "request_id": info.request_id,
-                        "method": method,
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 3),
-                        "bytes": size,
-                    }
+            access_log.write(
+                f"{method} {route} {status}",
+                {
+                    "request_id": info.request_id,
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 3),
+                    "bytes": size,
                 },
             )

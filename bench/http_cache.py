@@ -73,8 +73,11 @@ HEADERS = {"gzip": ("Accept-Encoding: gzip",)}
 
 
 @contextlib.contextmanager
-def floor_server(port: int, log_path: Path, workers: int) -> Iterator[subprocess.Popen[bytes]]:
-    """bench/asgi_floor.py under the service's uvicorn command, ready; stopped on the way out."""
+def floor_server(
+    port: int, log_path: Path, workers: int, body_size: int
+) -> Iterator[subprocess.Popen[bytes]]:
+    """bench/asgi_floor.py under the service's uvicorn command, ready; stopped on the way out:
+    its full answer is `body_size` bytes long."""
     command = base.uvicorn_command(port, workers)
     at = command.index("--factory")
     command[at : at + 2] = ["--app-dir", str(base.BENCH), "asgi_floor:app"]
@@ -83,6 +86,7 @@ def floor_server(port: int, log_path: Path, workers: int) -> Iterator[subprocess
         process = subprocess.Popen(
             command,
             cwd=base.ROOT,
+            env={**os.environ, "FLOOR_BODY_BYTES": str(body_size)},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -251,13 +255,16 @@ def main(argv: list[str]) -> int:
                 measured = route_measure(wrk_path, port, process.pid, args)
                 route_runs = routes.run_routes(port, measured, args.rounds, args.route_duration)
     port = routes.port_in_range(args.port)
-    with floor_server(port, base.OUT / "http_cache-server-floor.log", args.workers) as process:
-        measure(wrk_path, port, process.pid, FLOOR, "304", 0, etag, args, args.warmup)
+    floor_log = base.OUT / "http_cache-server-floor.log"
+    with floor_server(port, floor_log, args.workers, body_size) as process:
+        for kind in ("full", "304"):
+            measure(wrk_path, port, process.pid, FLOOR, kind, 0, etag, args, args.warmup)
         for round_ in range(1, args.rounds + 1):
-            run = measure(
-                wrk_path, port, process.pid, FLOOR, "304", round_, etag, args, args.duration
-            )
-            runs.append(run)
+            for kind in ("full", "304"):
+                run = measure(
+                    wrk_path, port, process.pid, FLOOR, kind, round_, etag, args, args.duration
+                )
+                runs.append(run)
     section, status = report(started, runs, args, postgres, body_size, load_before)
     route_lines, routes_met = routes.report(route_runs, args.route_duration)
     if any(not run.valid for run in route_runs):
@@ -360,6 +367,13 @@ def report(
         f"else, same uvicorn) answers {floor:,.1f} rps, {floor_cpu:.3f} "
         "ms of uvicorn CPU per request: no 304 can cost less than that here, so a full answer "
         "that costs little more than it (cached) cannot be answered with a 304 for much less.",
+        "",
+        f"The physical limit: the same bare app answering {body_size:,} B without "
+        f"If-None-Match does {median(FLOOR, 'full'):,.1f} rps, "
+        f"{median(FLOOR, 'full', 'server_ms'):.3f} ms of uvicorn CPU per request; bare 304 / "
+        f"bare full: {median(FLOOR, 'full') / floor:.1%} by rps, "
+        f"{floor_cpu / median(FLOOR, 'full', 'server_ms'):.1%} by CPU. No server here, "
+        "whatever it does per request, can show a cached full answer and its 304 further apart.",
     ]
     lines += [
         "",

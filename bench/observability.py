@@ -6,6 +6,7 @@ counters, the histogram and the log line. The access log goes to a file (bench/o
 servers: both on, metrics only, log only, both off.
 
     .venv/bin/python bench/observability.py [--duration 5] [--rounds 3] [--connections 32]
+        [--port 18150]  (the four servers listen on PORT to PORT + 3)
 
 BENCH_DATABASE_URL: the database both servers read (default: DATABASE_URL); it is only read.
 """
@@ -25,7 +26,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 RESULTS = ROOT / "bench" / "results" / "observability.md"
-PORTS = {"on": 18150, "metrics": 18152, "log": 18153, "off": 18151}
+SERVERS = ("on", "metrics", "log", "off")
+PORTS = {name: 18150 + index for index, name in enumerate(SERVERS)}  # --port moves them
 # (METRICS, ACCESS_LOG) of each server.
 FLAGS = {"on": ("true", "true"), "metrics": ("true", "false"), "log": ("false", "true"),
          "off": ("false", "false")}  # fmt: skip
@@ -73,7 +75,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--port", type=int, default=18150, help="first of four ports")
     arguments = parser.parse_args()
+    PORTS.update({name: arguments.port + index for index, name in enumerate(SERVERS)})
     OUT.mkdir(exist_ok=True)
     database_url = os.environ.get("BENCH_DATABASE_URL") or os.environ["DATABASE_URL"]
     servers = {name: start(name, database_url) for name in PORTS}
@@ -96,7 +100,8 @@ def main() -> None:
         f"\n## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"`.venv/bin/python bench/observability.py --duration {arguments.duration} "
-        f"--rounds {arguments.rounds} --connections {arguments.connections}` — one uvicorn "
+        f"--rounds {arguments.rounds} --connections {arguments.connections} "
+        f"--port {arguments.port}` — one uvicorn "
         f"worker each, wrk -t2 -c{arguments.connections}, median of {arguments.rounds} rounds "
         "taken in turn.",
         "",

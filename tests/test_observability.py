@@ -1,6 +1,7 @@
 """Request ids, JSON access logs and Prometheus metrics, through the real app."""
 
 import asyncio
+import io
 import logging
 import os
 import re
@@ -13,6 +14,8 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
+from app import access_log
+from app.access_log import JsonLines
 from app.config import Settings
 from app.main import PROJECT_ROOT, create_app
 from app.observability import ACCESS_LOGGER
@@ -166,6 +169,99 @@ async def test_cache_hits_are_counted(settings: Settings) -> None:
             before, "territoire_response_cache_total", result=result
         )
         assert delta == 1
+
+
+async def started(settings: Settings, **update: object) -> tuple[object, httpx.AsyncClient]:
+    application = create_app(settings.model_copy(update=update))
+    transport = httpx.ASGITransport(app=application)
+    return application, httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@pytest.mark.parametrize("response_cache", [True, False])
+async def test_answers_given_before_routing_are_counted_and_logged_under_their_route(
+    settings: Settings, access_records: list[logging.LogRecord], response_cache: bool
+) -> None:
+    """A cache hit and a 304 (from the cache, or from the dataset versions without it) never
+    reach the router: still counted, and logged with their request id, under the route."""
+    application, client = await started(settings, response_cache=response_cache)
+    async with application.router.lifespan_context(application), client:  # type: ignore[attr-defined]
+        for _ in range(50):
+            if application.state.change_listener.cache.connected:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.05)
+        before = (await client.get("/metrics")).text
+        first = await client.get("/v1/axes", headers={"X-Request-ID": "first-1"})
+        again = await client.get("/v1/axes", headers={"X-Request-ID": "again-1"})
+        tag = first.headers["etag"]
+        unchanged = await client.get(
+            "/v1/axes", headers={"X-Request-ID": "unchanged-1", "If-None-Match": tag}
+        )
+        after = (await client.get("/metrics")).text
+    assert (first.status_code, again.status_code, unchanged.status_code) == (200, 200, 304)
+    if response_cache:
+        assert (first.headers["x-cache"], again.headers["x-cache"]) == ("miss", "hit")
+    assert unchanged.headers["x-request-id"] == "unchanged-1"
+
+    def counted(status: str) -> float:
+        labels = {"route": "/v1/axes", "method": "GET", "status": status}
+        name = "territoire_http_requests_total"
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert (counted("200"), counted("304")) == (2, 1)
+    logged = {r.fields["request_id"]: r.fields for r in access_records}  # type: ignore[attr-defined]
+    for rid, status in (("first-1", 200), ("again-1", 200), ("unchanged-1", 304)):
+        assert (logged[rid]["route"], logged[rid]["status"]) == ("/v1/axes", status)
+    assert logged["unchanged-1"]["bytes"] == 0
+
+
+async def test_access_lines_are_written_directly_when_the_log_is_as_configured(
+    client: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With its own handler only, a request's line is written as one write, without logging's
+    record: the same JSON object as through logging."""
+    path = tmp_path / "access.log"
+    with path.open("w") as stream:
+        handler = JsonLines(stream)
+        assert handler.fd is not None
+        monkeypatch.setattr(logging.getLogger(ACCESS_LOGGER), "handlers", [handler])
+
+        def no_record(*_: object, **__: object) -> None:
+            raise AssertionError("the line went through logging")
+
+        monkeypatch.setattr(access_log.access_logger, "info", no_record)
+        token = "secret-status-token-1234567890abcdef"
+        await client.get(
+            f"/v1/proposals/status/{token}",
+            headers={"X-Request-ID": "direct-1", "X-Forwarded-For": "203.0.113.9"},
+        )
+        await client.get("/health", headers={"X-Request-ID": "direct-2"})
+    text = path.read_text()
+    lines = [orjson.loads(line) for line in text.splitlines()]
+    assert [line["request_id"] for line in lines] == ["direct-1", "direct-2"]
+    assert list(lines[1]) == [
+        "time", "level", "logger", "message",
+        "request_id", "method", "route", "status", "duration_ms", "bytes",
+    ]  # fmt: skip
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", lines[1]["time"])
+    assert (lines[1]["message"], lines[1]["logger"]) == ("GET /health 200", ACCESS_LOGGER)
+    assert lines[0]["route"] == "/v1/proposals/status/{token}"
+    for secret in (token, "203.0.113.9", "127.0.0.1", "testclient"):
+        assert secret not in text
+
+
+def test_a_line_written_directly_is_the_line_logging_makes() -> None:
+    stream = io.StringIO()  # no file descriptor: written through the stream
+    handler = JsonLines(stream)
+    assert handler.fd is None
+    fields = {"request_id": "r-1", "method": "GET", "route": "/health", "status": 200}
+    handler.write("GET /health 200", fields)
+    record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, "", 0, "GET /health 200", (), None)
+    record.fields = fields
+    direct, through_logging = orjson.loads(stream.getvalue()), orjson.loads(handler.format(record))
+    assert stream.getvalue().count("\n") == 1
+    for line in (direct, through_logging):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line.pop("time"))
+    assert direct == through_logging
 
 
 async def test_several_workers_add_up(tmp_path: Path) -> None:
