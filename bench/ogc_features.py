@@ -498,8 +498,8 @@ async def tile_points(url: str) -> dict[str, object]:
         side = 40075016.685578488 / 2**z
         typical = await connection.fetchrow(
             "SELECT tx, ty, count(*) AS n FROM (SELECT "
-            "floor((ST_X(ST_Transform(geometry, 3857)) + 20037508.342789244) / $1)::int AS tx, "
-            "floor((20037508.342789244 - ST_Y(ST_Transform(geometry, 3857))) / $1)::int AS ty "
+            "floor((ST_X(ST_Centroid(geometry_mercator)) + 20037508.342789244) / $1)::int AS tx, "
+            "floor((20037508.342789244 - ST_Y(ST_Centroid(geometry_mercator))) / $1)::int AS ty "
             "FROM initiative WHERE status = 'published') AS cells "
             "GROUP BY tx, ty ORDER BY abs(count(*) - $2) LIMIT 1",
             side,
