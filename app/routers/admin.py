@@ -10,6 +10,7 @@ from app.db import SessionDep
 from app.errors import InvalidParameterError
 from app.models.participation import ApiKey
 from app.repositories import keys as key_repository
+from app.repositories.editing import AuditFilters
 from app.routers.params import (
     DEFAULT_LIMIT,
     Limit,
@@ -146,16 +147,14 @@ async def list_audit(
     limit: Limit = DEFAULT_LIMIT,
     cursor: IdCursor = None,
 ) -> Page[AuditEntry]:
-    page = await audit.audit_page(
-        session,
+    filters = AuditFilters(
         table=table,
         record_key=record_key,
         actor=actor,
         operation=operation,
         since=_instant("since", since),
         until=_instant("until", until),
-        cursor=cursor,
-        limit=limit,
     )
+    page = await audit.audit_page(session, filters, cursor, limit)
     link_next(request, response, page.next_cursor)
     return page
