@@ -16,7 +16,7 @@ from app.routers.params import (
     Limit,
     StrictQuery,
     cursor_parameter,
-    link_next,
+    paged,
     parse_rfc3339,
 )
 from app.schemas.common import Page, SearchText
@@ -156,5 +156,4 @@ async def list_audit(
         until=_instant("until", until),
     )
     page = await audit.audit_page(session, filters, cursor, limit)
-    link_next(request, response, page.next_cursor)
-    return page
+    return paged(request, response, page)

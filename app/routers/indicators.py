@@ -9,7 +9,7 @@ from app.db import SessionDep
 from app.errors import InvalidParameterError
 from app.models.follow_up import INDICATOR_CODE_PATTERN, ValueKind
 from app.repositories.indicator import IndicatorFilters, ValueFilters
-from app.routers.params import DEFAULT_LIMIT, Limit, StrictQuery, link_next
+from app.routers.params import DEFAULT_LIMIT, Limit, StrictQuery, paged
 from app.schemas.common import CODE_PATTERN, INSEE_PATTERN, Page, SearchText
 from app.schemas.indicator import (
     INDICATOR_EXAMPLE,
@@ -124,8 +124,7 @@ async def list_indicators(
 ) -> Page[IndicatorOut]:
     filters = IndicatorFilters(q=q, commune=commune, node=node)
     page = await service.list_indicators(session, filters, cursor, limit)
-    link_next(request, response, page.next_cursor)
-    return page
+    return paged(request, response, page)
 
 
 @router.get(
@@ -158,8 +157,7 @@ async def list_indicator_values(
 ) -> Page[ValueOut]:
     filters = _value_filters(kind, commune, since, until)
     page = await service.list_values(session, code, filters, cursor, limit)
-    link_next(request, response, page.next_cursor)
-    return page
+    return paged(request, response, page)
 
 
 @router.get(

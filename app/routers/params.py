@@ -3,7 +3,7 @@
 import re
 from datetime import UTC, datetime
 from types import UnionType
-from typing import Annotated, Union, get_args, get_origin
+from typing import Annotated, Protocol, TypeVar, Union, get_args, get_origin
 from urllib.parse import unquote_plus
 
 from fastapi import Depends, Query, Request, Response, params
@@ -111,6 +111,20 @@ def link_next(request: Request, response: Response, next_cursor: str | None) -> 
         return
     url = request.url.include_query_params(cursor=next_cursor)
     response.headers["Link"] = f'<{url}>; rel="next"'
+
+
+class _Paged(Protocol):
+    @property
+    def next_cursor(self) -> str | None: ...
+
+
+PageT = TypeVar("PageT", bound=_Paged)
+
+
+def paged(request: Request, response: Response, page: PageT) -> PageT:
+    """The page, its next one announced in the Link header (link_next)."""
+    link_next(request, response, page.next_cursor)
+    return page
 
 
 StrictQuery = Depends(strict_query)

@@ -14,7 +14,7 @@ from app.routers.params import (
     StrictQuery,
     UpdatedSince,
     cursor_parameter,
-    link_next,
+    paged,
 )
 from app.schemas.common import INSEE_PATTERN, Page, SearchText, code_pattern
 from app.schemas.problem import problem_responses
@@ -150,5 +150,4 @@ async def search(
     )
     base = request.app.state.settings.public_base_url or str(request.base_url)
     page = await service.search(session, q, filters, cursor, limit, base)
-    link_next(request, response, page.next_cursor)
-    return page
+    return paged(request, response, page)
