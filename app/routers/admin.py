@@ -32,7 +32,7 @@ GUARDED = problem_responses(400, 401, 403)
 # These lists go newest first; the cursor is the last id shown.
 IdCursor = Annotated[
     str | None,
-    cursor_parameter("1", "Opaque position returned as `next_cursor` by the previous page."),
+    cursor_parameter("1"),
 ]
 
 

@@ -84,25 +84,21 @@ Limit = Annotated[
     ),
 ]
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
-Cursor = Annotated[
-    str | None,
-    Query(
-        min_length=1,
-        max_length=200,
-        pattern=CURSOR_PATTERN,
-        description="Opaque position returned as `next_cursor` by the previous page.",
-    ),
-]
+CURSOR_DESCRIPTION = "Opaque position returned as `next_cursor` by the previous page."
 
 
-def cursor_parameter(example: str, description: str) -> object:
+def cursor_parameter(example: str | None = None, description: str = CURSOR_DESCRIPTION) -> object:
+    """The `cursor` query parameter of a paged list, with an example of the list's own cursors."""
     return Query(
         min_length=1,
         max_length=200,
         pattern=CURSOR_PATTERN,
         description=description,
-        examples=[example],
+        examples=None if example is None else [example],
     )
+
+
+Cursor = Annotated[str | None, cursor_parameter()]
 
 
 def link_next(request: Request, response: Response, next_cursor: str | None) -> None:

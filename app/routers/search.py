@@ -27,10 +27,7 @@ router = APIRouter(prefix="/v1", tags=["search"], dependencies=[StrictQuery])
 
 SearchCursor = Annotated[
     str | None,
-    cursor_parameter(
-        service.encode_cursor(0.1, 3, [1, 2, 1, 1]),
-        "Opaque position returned as `next_cursor` by the previous page.",
-    ),
+    cursor_parameter(service.encode_cursor(0.1, 3, [1, 2, 1, 1])),
 ]
 DatasetFilter = Annotated[
     list[Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, max_length=40)]] | None,
