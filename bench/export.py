@@ -341,17 +341,6 @@ memory. Produced by `bench/export.py`.
 """
 
 
-def commit() -> str:
-    described = subprocess.run(
-        ["git", "describe", "--always", "--dirty"],
-        cwd=base.ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return described.stdout.strip() or "unknown"
-
-
 def report(
     started: datetime,
     args: argparse.Namespace,
@@ -384,7 +373,7 @@ def report(
         "",
         f"- nproc: {base.NPROC}; {postgres.split(',')[0]} on the same machine",
         f"- command: `.venv/bin/python bench/export.py {' '.join(sys.argv[1:])}`".rstrip(),
-        f"- code: {commit()}",
+        f"- code: {base.commit()}",
         f"- dataset: {args.dataset}, {total:,} rows exported ({args.rows:,} synthetic"
         + (
             f", generated in {generation:.0f} s with the change-log triggers on"
