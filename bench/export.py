@@ -323,10 +323,7 @@ def main(argv: list[str]) -> int:
         rss_idle_kb,
         peak_kb,
     )
-    if not RESULTS.exists():
-        RESULTS.write_text(HEADER)
-    with RESULTS.open("a") as results:
-        results.write(section)
+    base.append_section(RESULTS, HEADER, section)
     print(section)
     return status
 

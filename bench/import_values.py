@@ -39,6 +39,7 @@ from plan_api import (
     ROOT,
     VENV_BIN,
     BenchError,
+    append_section,
     background_cores,
     commit,
     plain_url,
@@ -313,10 +314,7 @@ def main(argv: list[str]) -> int:
         print(f"import_values: {error}", file=sys.stderr)
         return 2
     section, status = report(started, arguments, postgres, background, copies, imports, again)
-    if not RESULTS.exists():
-        RESULTS.write_text(HEADER)
-    with RESULTS.open("a") as results:
-        results.write("\n" + section)
+    append_section(RESULTS, HEADER, "\n" + section)
     print("\n" + section)
     print(f"appended to {rel(RESULTS)}")
     return status

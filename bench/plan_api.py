@@ -610,12 +610,17 @@ The ratios below are those of the median rps of each endpoint over the rounds.
 """
 
 
+def append_section(results: Path, header: str, section: str) -> None:
+    """Append a run's section to its results file, begun with the file's header when new."""
+    results.parent.mkdir(parents=True, exist_ok=True)
+    if not results.exists():
+        results.write_text(header)
+    with results.open("a") as out:
+        out.write(section)
+
+
 def append_results(section: str) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    if not RESULTS.exists():
-        RESULTS.write_text(RESULTS_HEADER)
-    with RESULTS.open("a") as results:
-        results.write("\n" + section)
+    append_section(RESULTS, RESULTS_HEADER, "\n" + section)
 
 
 # --- main ----------------------------------------------------------------------------------------

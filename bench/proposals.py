@@ -212,10 +212,7 @@ def main(argv: list[str]) -> int:
     stored = asyncio.run(count_proposals(database_url))
     answered = sum(r.good for r in runs if r.kind == "proposal")
     section, status = report(started, runs, args, postgres, load_before, stored, answered)
-    if not RESULTS.exists():
-        RESULTS.write_text(HEADER)
-    with RESULTS.open("a") as results:
-        results.write(section)
+    base.append_section(RESULTS, HEADER, section)
     print(section)
     return status
 
