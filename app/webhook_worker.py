@@ -29,8 +29,8 @@ from app.db import Database
 from app.outage import database_unavailable
 from app.repositories import changes as change_repository
 from app.repositories import webhooks as repository
-from app.repositories.publication import records_by_key
 from app.services import mail
+from app.services.changes import current_records
 from app.services.registry import REGISTRY
 from app.services.webhooks import (
     OPERATIONS,
@@ -159,14 +159,7 @@ class WebhookWorker:
         for change in changes:
             if change.operation != "delete":
                 keys[change.dataset].append(change.key)
-        found: dict[str, dict[str, Any]] = {}
-        for dataset, wanted in keys.items():
-            spec = REGISTRY.get(dataset)
-            if spec is not None:
-                found[dataset] = await records_by_key(
-                    session, spec.rows, spec.key, spec.json_columns(), wanted
-                )
-        return found
+        return await current_records(session, keys)
 
     # --- delivery ------------------------------------------------------------------------------
 

@@ -323,10 +323,7 @@ def main(argv: list[str]) -> int:
         rss_idle_kb,
         peak_kb,
     )
-    if not RESULTS.exists():
-        RESULTS.write_text(HEADER)
-    with RESULTS.open("a") as results:
-        results.write(section)
+    base.append_section(RESULTS, HEADER, section)
     print(section)
     return status
 
@@ -339,17 +336,6 @@ Requirement: exporting 1 000 000 rows as CSV reaches at least 50% of the through
 memory. Produced by `bench/export.py`.
 
 """
-
-
-def commit() -> str:
-    described = subprocess.run(
-        ["git", "describe", "--always", "--dirty"],
-        cwd=base.ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return described.stdout.strip() or "unknown"
 
 
 def report(
@@ -384,7 +370,7 @@ def report(
         "",
         f"- nproc: {base.NPROC}; {postgres.split(',')[0]} on the same machine",
         f"- command: `.venv/bin/python bench/export.py {' '.join(sys.argv[1:])}`".rstrip(),
-        f"- code: {commit()}",
+        f"- code: {base.commit()}",
         f"- dataset: {args.dataset}, {total:,} rows exported ({args.rows:,} synthetic"
         + (
             f", generated in {generation:.0f} s with the change-log triggers on"

@@ -39,7 +39,9 @@ from plan_api import (
     ROOT,
     VENV_BIN,
     BenchError,
+    append_section,
     background_cores,
+    commit,
     plain_url,
     rel,
     run,
@@ -225,9 +227,6 @@ def report(
     ratio = import_rps / copy_rps
     peak = max(r.peak_rss_mb or 0 for r in [*imports, again])
     met = ratio >= RATIO_TARGET and peak < MEMORY_TARGET_MB
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
     python = os.path.relpath(sys.executable, Path.cwd())
     command = shlex.join([python, os.path.relpath(__file__, Path.cwd()), *sys.argv[1:]])
     lines = [
@@ -238,7 +237,7 @@ def report(
         f"- other work on the machine: {background:.2f} cores busy in the 2 s before the run; "
         f"load average {', '.join(f'{v:.2f}' for v in os.getloadavg())} after it",
         f"- {postgres.split(',')[0]} on the same machine",
-        f"- code: {commit or 'unknown'}",
+        f"- code: {commit()}",
         f"- command: `{command}`",
         f"- import: `{shown(import_command(OUT / 'import_values'))}` (a folder holding only "
         "indicator_values.csv, 100 000 rows, 6.9 MB), into an empty indicator_value table",
@@ -315,10 +314,7 @@ def main(argv: list[str]) -> int:
         print(f"import_values: {error}", file=sys.stderr)
         return 2
     section, status = report(started, arguments, postgres, background, copies, imports, again)
-    if not RESULTS.exists():
-        RESULTS.write_text(HEADER)
-    with RESULTS.open("a") as results:
-        results.write("\n" + section)
+    append_section(RESULTS, HEADER, "\n" + section)
     print("\n" + section)
     print(f"appended to {rel(RESULTS)}")
     return status

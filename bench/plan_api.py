@@ -444,6 +444,18 @@ class Facts:
     load_before: tuple[float, float, float]
 
 
+def commit() -> str:
+    """The code measured, as `git describe` names it (dirty when changed), else "unknown"."""
+    described = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return described.stdout.strip() or "unknown"
+
+
 def machine_lines(facts: Facts) -> list[str]:
     cpu = next(
         (
@@ -454,13 +466,6 @@ def machine_lines(facts: Facts) -> list[str]:
         platform.processor() or "unknown",
     )
     versions = ", ".join(f"{name} {metadata.version(name)}" for name in PACKAGES)
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
     before = ", ".join(f"{value:.2f}" for value in facts.load_before)
     after = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     return [
@@ -470,7 +475,7 @@ def machine_lines(facts: Facts) -> list[str]:
         f"- Python {platform.python_version()} ({platform.python_implementation()}); {versions}",
         "- uvicorn loop/http: auto, which picks uvloop and httptools when importable (both are)",
         f"- {facts.postgres.split(',')[0]} on the same machine; {facts.wrk_version}",
-        f"- code: {commit or 'unknown'}",
+        f"- code: {commit()}",
         "- plan: "
         + (
             "synthetic full-size (`territoire synthetic`: 5 axes, 23 ambitions, 51 objectives, "
@@ -605,12 +610,17 @@ The ratios below are those of the median rps of each endpoint over the rounds.
 """
 
 
+def append_section(results: Path, header: str, section: str) -> None:
+    """Append a run's section to its results file, begun with the file's header when new."""
+    results.parent.mkdir(parents=True, exist_ok=True)
+    if not results.exists():
+        results.write_text(header)
+    with results.open("a") as out:
+        out.write(section)
+
+
 def append_results(section: str) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    if not RESULTS.exists():
-        RESULTS.write_text(RESULTS_HEADER)
-    with RESULTS.open("a") as results:
-        results.write("\n" + section)
+    append_section(RESULTS, RESULTS_HEADER, "\n" + section)
 
 
 # --- main ----------------------------------------------------------------------------------------

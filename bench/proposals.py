@@ -212,10 +212,7 @@ def main(argv: list[str]) -> int:
     stored = asyncio.run(count_proposals(database_url))
     answered = sum(r.good for r in runs if r.kind == "proposal")
     section, status = report(started, runs, args, postgres, load_before, stored, answered)
-    if not RESULTS.exists():
-        RESULTS.write_text(HEADER)
-    with RESULTS.open("a") as results:
-        results.write(section)
+    base.append_section(RESULTS, HEADER, section)
     print(section)
     return status
 
@@ -229,17 +226,6 @@ same service, measured in the same run (medians over alternating rounds). Produc
 `bench/proposals.py`.
 
 """
-
-
-def commit() -> str:
-    described = subprocess.run(
-        ["git", "describe", "--always", "--dirty"],
-        cwd=base.ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return described.stdout.strip() or "unknown"
 
 
 def report(
@@ -266,7 +252,7 @@ def report(
         f"- nproc: {base.NPROC}; {postgres.split(',')[0]}; load average before "
         + ", ".join(f"{v:.2f}" for v in load_before),
         f"- command: `{command}`",
-        f"- code: {commit()}",
+        f"- code: {base.commit()}",
         f"- one uvicorn worker on 127.0.0.1, wrk with 2 threads and {args.connections} "
         f"connections on the same machine; {args.rounds} rounds of {args.duration} s per "
         f"request after a {args.warmup} s warm-up, health and proposals alternating",

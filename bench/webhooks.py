@@ -248,13 +248,12 @@ def main() -> int:
         f"(bound {MEMORY_LIMIT_MB} MB): {'met' if met else 'MISSED'}.",
         "",
     ]
-    if not RESULTS.exists():
-        RESULTS.write_text(
-            "# Webhook delivery against a plain loop of POSTs\n\n"
-            "Written by `bench/webhooks.py` (see its docstring for the method).\n"
-        )
-    with RESULTS.open("a") as results:
-        results.write("\n".join(lines))
+    base.append_section(
+        RESULTS,
+        "# Webhook delivery against a plain loop of POSTs\n\n"
+        "Written by `bench/webhooks.py` (see its docstring for the method).\n",
+        "\n".join(lines),
+    )
     print("\n".join(lines))
     return 0 if met else 1
 

@@ -108,6 +108,19 @@ async def test_the_audit_log_for_admins_only(
     assert len(set(ids)) == 4
     bad = await client.get("/v1/audit", params={"since": "hier"}, headers=admin)
     assert bad.status_code == 400
+    # `since` is included, `until` excluded: the entry above is found between its own instant and
+    # the next one, and by neither bound alone on the wrong side of it.
+    at = entry["changed_at"]
+    window = {"table": "axis", "record_key": "1", "operation": "update"}
+    for bounds, found in (
+        ({"since": at}, True),
+        ({"until": at}, False),
+        ({"since": "2100-01-01T00:00:00Z"}, False),
+        ({"since": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"}, True),
+    ):
+        listed = await client.get("/v1/audit", params={**window, **bounds}, headers=admin)
+        assert listed.status_code == 200, listed.text
+        assert (entry["id"] in {item["id"] for item in listed.json()["items"]}) is found, bounds
 
 
 @pytest.mark.parametrize("url", ["/v1/audit", "/v1/deletions"])

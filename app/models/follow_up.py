@@ -110,6 +110,18 @@ INDICATOR_LINKS = {
 }
 
 
+# What makes a value one point of a series: one value per point (the unique constraint below, and
+# the editors' check before a write).
+VALUE_POINT = (
+    "indicator_id",
+    "kind",
+    "commune_insee",
+    "period_start",
+    "period_end",
+    "period_label",
+)
+
+
 class IndicatorValue(TimestampMixin, Base):
     """One point of a series: a date (period_end null), a period, or a labelled undated period."""
 
@@ -125,12 +137,7 @@ class IndicatorValue(TimestampMixin, Base):
         CheckConstraint("value > '-Infinity' AND value < 'Infinity'", name="value_finite"),
         # One point per series and period; NULLs compare equal (PostgreSQL 15+).
         UniqueConstraint(
-            "indicator_id",
-            "kind",
-            "commune_insee",
-            "period_start",
-            "period_end",
-            "period_label",
+            *VALUE_POINT,
             name="uq_indicator_value_point",
             postgresql_nulls_not_distinct=True,
         ),

@@ -2,6 +2,7 @@
 log, the audit log's pages and an action's public history."""
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -240,31 +241,34 @@ def _key_of_actor() -> Any:
     ).cast(ApiKey.__table__.c.id.type)
 
 
+@dataclass(frozen=True)
+class AuditFilters:
+    """The audit log's filters, each ignored when None: `since` is included, `until` excluded."""
+
+    table: str | None = None
+    record_key: str | None = None
+    actor: str | None = None
+    operation: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
 async def audit_page(
-    session: AsyncSession,
-    *,
-    table: str | None,
-    record_key: str | None,
-    actor: str | None,
-    operation: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    before_id: int | None,
-    limit: int,
+    session: AsyncSession, filters: AuditFilters, *, before_id: int | None, limit: int
 ) -> Sequence[RowMapping]:
-    conditions: list[ColumnElement[bool]] = []
-    if table is not None:
-        conditions.append(AuditLog.table_name == table)
-    if record_key is not None:
-        conditions.append(AuditLog.record_key == record_key)
-    if actor is not None:
-        conditions.append(AuditLog.actor == actor)
-    if operation is not None:
-        conditions.append(AuditLog.operation == operation)
-    if since is not None:
-        conditions.append(AuditLog.changed_at >= since)
-    if until is not None:
-        conditions.append(AuditLog.changed_at < until)
+    equal = (
+        (AuditLog.table_name, filters.table),
+        (AuditLog.record_key, filters.record_key),
+        (AuditLog.actor, filters.actor),
+        (AuditLog.operation, filters.operation),
+    )
+    conditions: list[ColumnElement[bool]] = [
+        column == value for column, value in equal if value is not None
+    ]
+    if filters.since is not None:
+        conditions.append(AuditLog.changed_at >= filters.since)
+    if filters.until is not None:
+        conditions.append(AuditLog.changed_at < filters.until)
     if before_id is not None:
         conditions.append(AuditLog.id < before_id)
     query = (

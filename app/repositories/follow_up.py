@@ -11,24 +11,27 @@ from app.models.follow_up import BudgetLine, Milestone
 from app.models.plan import Action
 
 
-async def milestones(session: AsyncSession, action_code: str) -> Sequence[RowMapping]:
+async def _of_action(
+    session: AsyncSession, model: type[Milestone | BudgetLine], action_code: str, *order: Any
+) -> Sequence[RowMapping]:
+    """The rows of `model` that belong to the action, in the given order."""
     query = (
-        select(*Milestone.__table__.c)
-        .join(Action, Action.id == Milestone.action_id)
+        select(*model.__table__.c)
+        .join(Action, Action.id == model.action_id)
         .where(Action.code == action_code)
-        .order_by(Milestone.milestone_date, Milestone.position)
+        .order_by(*order)
     )
     return (await session.execute(query)).mappings().all()
+
+
+async def milestones(session: AsyncSession, action_code: str) -> Sequence[RowMapping]:
+    return await _of_action(
+        session, Milestone, action_code, Milestone.milestone_date, Milestone.position
+    )
 
 
 async def budget_lines(session: AsyncSession, action_code: str) -> Sequence[RowMapping]:
-    query = (
-        select(*BudgetLine.__table__.c)
-        .join(Action, Action.id == BudgetLine.action_id)
-        .where(Action.code == action_code)
-        .order_by(BudgetLine.year, BudgetLine.nature)
-    )
-    return (await session.execute(query)).mappings().all()
+    return await _of_action(session, BudgetLine, action_code, BudgetLine.year, BudgetLine.nature)
 
 
 async def budget_sums_by_year(session: AsyncSession, year: int | None) -> Sequence[Any]:

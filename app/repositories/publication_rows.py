@@ -17,20 +17,19 @@ from app.models.plan import action_commune as action_commune_table
 from app.models.territory import Territory
 from app.repositories.publication_columns import GEOJSON_DECIMALS, ORDER
 
+# The columns published under their own attribute's name, in the order a dataset lists them.
+_TEXT = ("title", "description", "source_excerpt", "updated_at")
+
+
+def _named(model: Any, *names: str) -> list[Any]:
+    """The model's columns `names`, each labelled with its own name."""
+    return [getattr(model, name).label(name) for name in names]
+
 
 def territory_rows() -> Select[Any]:
     columns: list[Any] = [
-        Territory.siren.label("siren"),
-        Territory.name.label("name"),
-        Territory.short_name.label("short_name"),
-        Territory.kind.label("kind"),
-        Territory.website.label("website"),
-        Territory.address.label("address"),
-        Territory.phone.label("phone"),
-        Territory.licence_title.label("licence_title"),
-        Territory.licence_url.label("licence_url"),
-        Territory.attribution.label("attribution"),
-        Territory.source_title.label("source_title"),
+        *_named(Territory, "siren", "name", "short_name", "kind", "website", "address", "phone"),
+        *_named(Territory, "licence_title", "licence_url", "attribution", "source_title"),
         Territory.updated_at.label("updated_at"),
         Territory.siren.label(ORDER),
     ]
@@ -40,10 +39,7 @@ def territory_rows() -> Select[Any]:
 def commune_rows() -> Select[Any]:
     point = func.ST_PointOnSurface(Commune.boundary)
     return select(
-        Commune.insee.label("insee"),
-        Commune.name.label("name"),
-        Commune.siren.label("siren"),
-        Commune.population.label("population"),
+        *_named(Commune, "insee", "name", "siren", "population"),
         func.round(cast(func.ST_X(point), Numeric), GEOJSON_DECIMALS).label("longitude"),
         func.round(cast(func.ST_Y(point), Numeric), GEOJSON_DECIMALS).label("latitude"),
         Commune.updated_at.label("updated_at"),
@@ -57,13 +53,7 @@ def _node_columns(model: type[Axis | Ambition | Objective | Action]) -> list[Any
 
 
 def _node_text(model: type[Axis | Ambition | Objective | Action]) -> list[Any]:
-    return [
-        model.title.label("title"),
-        model.description.label("description"),
-        model.source_excerpt.label("source_excerpt"),
-        model.updated_at.label("updated_at"),
-        model.code_path.label(ORDER),
-    ]
+    return [*_named(model, *_TEXT), model.code_path.label(ORDER)]
 
 
 def axis_rows() -> Select[Any]:
@@ -91,16 +81,7 @@ def objective_rows() -> Select[Any]:
 
 def action_rows() -> Select[Any]:
     link = aliased(action_commune_table)
-    communes = (
-        select(
-            func.coalesce(
-                func.array_agg(aggregate_order_by(link.c.commune_insee, link.c.commune_insee)),
-                cast(literal_column("'{}'"), Action.partners.type),
-            )
-        )
-        .where(link.c.action_id == Action.id)
-        .scalar_subquery()
-    )
+    communes = _codes(link.c.commune_insee, link.c.action_id == Action.id)
     label_fr = case(
         *(
             (Action.status == status.value, literal(label))
@@ -114,20 +95,12 @@ def action_rows() -> Select[Any]:
             Axis.code.label("axis_code"),
             Ambition.code.label("ambition_code"),
             Objective.code.label("objective_code"),
-            Action.title.label("title"),
-            Action.description.label("description"),
-            Action.status.label("status"),
+            *_named(Action, "title", "description", "status"),
             label_fr.label("status_label_fr"),
-            Action.status_excerpt.label("status_excerpt"),
-            Action.lead.label("lead"),
-            Action.partners.label("partners"),
+            *_named(Action, "status_excerpt", "lead", "partners"),
             communes.label("communes"),
-            Action.start_date.label("start_date"),
-            Action.start_date_precision.label("start_date_precision"),
-            Action.end_date.label("end_date"),
-            Action.geometry.label("geometry"),
-            Action.source_excerpt.label("source_excerpt"),
-            Action.updated_at.label("updated_at"),
+            *_named(Action, "start_date", "start_date_precision", "end_date", "geometry"),
+            *_named(Action, "source_excerpt", "updated_at"),
             Action.code_path.label(ORDER),
         )
         .join(Objective, Objective.id == Action.objective_id)
@@ -154,20 +127,10 @@ def initiative_rows() -> Select[Any]:
     link = aliased(initiative_action_table)
     columns: list[Any] = [
         cast(Initiative.id, Text).label("id"),
-        Initiative.reference.label("reference"),
-        Initiative.title.label("title"),
-        Initiative.description.label("description"),
-        Initiative.category.label("category"),
-        Initiative.commune_insee.label("commune_insee"),
-        Initiative.location_precision.label("location_precision"),
-        Initiative.address.label("address"),
-        Initiative.author_name.label("author_name"),
-        Initiative.support_count.label("support_count"),
+        *_named(Initiative, "reference", "title", "description", "category", "commune_insee"),
+        *_named(Initiative, "location_precision", "address", "author_name", "support_count"),
         _codes(link.c.action_code, link.c.initiative_id == Initiative.id).label("actions"),
-        Initiative.source_excerpt.label("source_excerpt"),
-        Initiative.published_at.label("published_at"),
-        Initiative.updated_at.label("updated_at"),
-        Initiative.geometry.label("geometry"),
+        *_named(Initiative, "source_excerpt", "published_at", "updated_at", "geometry"),
         Initiative.id.label(ORDER),
     ]
     return select(*columns).where(Initiative.status == InitiativeStatus.published.value)
@@ -185,16 +148,8 @@ def _indicator_links(level: str, model: type[Ambition | Objective | Action]) -> 
 
 def indicator_rows() -> Select[Any]:
     columns: list[Any] = [
-        Indicator.code.label("code"),
-        Indicator.name.label("name"),
-        Indicator.description.label("description"),
-        Indicator.unit.label("unit"),
-        Indicator.direction.label("direction"),
-        Indicator.frequency.label("frequency"),
-        Indicator.source_producer.label("source_producer"),
-        Indicator.source_method.label("source_method"),
-        Indicator.source_limits.label("source_limits"),
-        Indicator.source_url.label("source_url"),
+        *_named(Indicator, "code", "name", "description", "unit", "direction", "frequency"),
+        *_named(Indicator, "source_producer", "source_method", "source_limits", "source_url"),
         Indicator.source_excerpt.label("source_excerpt"),
         _indicator_links("ambition", Ambition).label("ambitions"),
         _indicator_links("objective", Objective).label("objectives"),
@@ -209,15 +164,8 @@ def indicator_value_rows() -> Select[Any]:
     columns: list[Any] = [
         cast(IndicatorValue.id, Text).label("id"),
         Indicator.code.label("indicator_code"),
-        IndicatorValue.kind.label("kind"),
-        IndicatorValue.period_start.label("period_start"),
-        IndicatorValue.period_end.label("period_end"),
-        IndicatorValue.period_label.label("period_label"),
-        IndicatorValue.value.label("value"),
-        IndicatorValue.commune_insee.label("commune_insee"),
-        IndicatorValue.comment.label("comment"),
-        IndicatorValue.source.label("source"),
-        IndicatorValue.source_excerpt.label("source_excerpt"),
+        *_named(IndicatorValue, "kind", "period_start", "period_end", "period_label", "value"),
+        *_named(IndicatorValue, "commune_insee", "comment", "source", "source_excerpt"),
         IndicatorValue.updated_at.label("updated_at"),
         IndicatorValue.id.label(ORDER),
     ]
@@ -228,13 +176,8 @@ def budget_line_rows() -> Select[Any]:
     columns: list[Any] = [
         BudgetLine.line_key.label("line_key"),
         Action.code.label("action_code"),
-        BudgetLine.year.label("year"),
-        BudgetLine.nature.label("nature"),
-        BudgetLine.planned.label("planned"),
-        BudgetLine.actual.label("actual"),
-        BudgetLine.comment.label("comment"),
-        BudgetLine.source_excerpt.label("source_excerpt"),
-        BudgetLine.updated_at.label("updated_at"),
+        *_named(BudgetLine, "year", "nature", "planned", "actual", "comment"),
+        *_named(BudgetLine, "source_excerpt", "updated_at"),
         BudgetLine.line_key.label(ORDER),
     ]
     return select(*columns).join(Action, Action.id == BudgetLine.action_id)
@@ -244,16 +187,9 @@ def milestone_rows() -> Select[Any]:
     columns: list[Any] = [
         Milestone.milestone_key.label("milestone_key"),
         Action.code.label("action_code"),
-        Milestone.position.label("position"),
-        Milestone.milestone_date.label("milestone_date"),
-        Milestone.date_precision.label("date_precision"),
-        Milestone.title.label("title"),
-        Milestone.description.label("description"),
-        Milestone.status.label("status"),
-        Milestone.reached.label("reached"),
-        Milestone.progress.label("progress"),
-        Milestone.source_excerpt.label("source_excerpt"),
-        Milestone.updated_at.label("updated_at"),
+        *_named(Milestone, "position", "milestone_date", "date_precision", "title"),
+        *_named(Milestone, "description", "status", "reached", "progress"),
+        *_named(Milestone, "source_excerpt", "updated_at"),
         Milestone.milestone_key.label(ORDER),
     ]
     return select(*columns).join(Action, Action.id == Milestone.action_id)

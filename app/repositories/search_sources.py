@@ -32,6 +32,19 @@ _DEPTH: dict[PlanModel, int] = {Axis: 1, Ambition: 2, Objective: 3, Action: 4}
 _MODELS: dict[int, PlanModel] = {depth: model for model, depth in _DEPTH.items()}
 
 
+def _hits(model: Any, key: Any, title: Any, sort_key: Any = None) -> Select[Any]:
+    """A source's SELECT of the columns every source gives, in their order; its rows sort by id
+    unless told otherwise."""
+    return select(
+        key.label("key"),
+        title.label("title"),
+        model.description.label("description"),
+        document(title, model.description).label("document"),
+        (array([model.id]) if sort_key is None else sort_key).label("sort_key"),
+        model.updated_at.label("updated_at"),
+    )
+
+
 def _plan_scope(query: Select[Any], depth: int, filters: SearchFilters) -> Select[Any]:
     """Join the levels above the one at `depth` (its table already in the query) and keep the
     records within the codes the filters give."""
@@ -55,14 +68,8 @@ def _plan_source(model: PlanModel) -> Callable[[SearchFilters], Select[Any] | No
         deepest = max((level for level, _ in filters.scope()), default=0)
         if deepest > depth or ((filters.statuses or filters.located) and model is not Action):
             return None
-        query = select(
-            model.code.label("key"),
-            model.title.label("title"),
-            model.description.label("description"),
-            document(model.title, model.description).label("document"),
-            cast(model.code_path, ARRAY(BigInteger)).label("sort_key"),
-            model.updated_at.label("updated_at"),
-        )
+        sort_key = cast(model.code_path, ARRAY(BigInteger))
+        query = _hits(model, model.code, model.title, sort_key)
         query = _plan_scope(query, depth, filters)
         if filters.statuses:
             query = query.where(Action.status.in_(filters.statuses))
@@ -84,14 +91,9 @@ def _milestone_source(filters: SearchFilters) -> Select[Any] | None:
     A status filter leaves them out: theirs is the status the action takes at the step."""
     if filters.statuses or filters.located:
         return None
-    query = select(
-        Milestone.milestone_key.label("key"),
-        Milestone.title.label("title"),
-        Milestone.description.label("description"),
-        document(Milestone.title, Milestone.description).label("document"),
-        array([Milestone.id]).label("sort_key"),
-        Milestone.updated_at.label("updated_at"),
-    ).join(Action, Action.id == Milestone.action_id)
+    query = _hits(Milestone, Milestone.milestone_key, Milestone.title).join(
+        Action, Action.id == Milestone.action_id
+    )
     if filters.scope():
         query = _plan_scope(query, 4, filters)
     if filters.commune:
@@ -110,14 +112,9 @@ def _initiative_source(filters: SearchFilters) -> Select[Any] | None:
     takes those linked to an action within it. (Never the private contact.)"""
     if filters.statuses:
         return None
-    query = select(
-        cast(Initiative.id, Text).label("key"),
-        Initiative.title.label("title"),
-        Initiative.description.label("description"),
-        document(Initiative.title, Initiative.description).label("document"),
-        array([Initiative.id]).label("sort_key"),
-        Initiative.updated_at.label("updated_at"),
-    ).where(Initiative.status == InitiativeStatus.published.value)
+    query = _hits(Initiative, cast(Initiative.id, Text), Initiative.title).where(
+        Initiative.status == InitiativeStatus.published.value
+    )
     if filters.axis:
         query = query.where(Initiative.category == filters.axis)
     linked = [
@@ -147,14 +144,7 @@ def _indicator_source(filters: SearchFilters) -> Select[Any] | None:
     commune those with values for it."""
     if filters.statuses or filters.located:
         return None
-    query = select(
-        Indicator.code.label("key"),
-        Indicator.name.label("title"),
-        Indicator.description.label("description"),
-        document(Indicator.name, Indicator.description).label("document"),
-        array([Indicator.id]).label("sort_key"),
-        Indicator.updated_at.label("updated_at"),
-    )
+    query = _hits(Indicator, Indicator.code, Indicator.name)
     for _, code in filters.scope():
         query = query.where(measures_node(code))
     if filters.commune:

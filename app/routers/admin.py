@@ -10,12 +10,13 @@ from app.db import SessionDep
 from app.errors import InvalidParameterError
 from app.models.participation import ApiKey
 from app.repositories import keys as key_repository
+from app.repositories.editing import AuditFilters
 from app.routers.params import (
     DEFAULT_LIMIT,
     Limit,
     StrictQuery,
     cursor_parameter,
-    link_next,
+    paged,
     parse_rfc3339,
 )
 from app.schemas.common import Page, SearchText
@@ -31,7 +32,7 @@ GUARDED = problem_responses(400, 401, 403)
 # These lists go newest first; the cursor is the last id shown.
 IdCursor = Annotated[
     str | None,
-    cursor_parameter("1", "Opaque position returned as `next_cursor` by the previous page."),
+    cursor_parameter("1"),
 ]
 
 
@@ -146,16 +147,13 @@ async def list_audit(
     limit: Limit = DEFAULT_LIMIT,
     cursor: IdCursor = None,
 ) -> Page[AuditEntry]:
-    page = await audit.audit_page(
-        session,
+    filters = AuditFilters(
         table=table,
         record_key=record_key,
         actor=actor,
         operation=operation,
         since=_instant("since", since),
         until=_instant("until", until),
-        cursor=cursor,
-        limit=limit,
     )
-    link_next(request, response, page.next_cursor)
-    return page
+    page = await audit.audit_page(session, filters, cursor, limit)
+    return paged(request, response, page)

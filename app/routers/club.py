@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import MemberDep, ModeratorDep
 from app.db import SessionDep
@@ -221,6 +222,12 @@ UNSUBSCRIBED = (
 )
 
 
+async def _unsubscribed(session: AsyncSession, token: str) -> HTMLResponse:
+    """The link in the email and the mail client's one click stop the digests alike."""
+    await service.unsubscribe(session, token)
+    return HTMLResponse(UNSUBSCRIBED, headers=NO_STORE)
+
+
 @router.get(
     "/unsubscribe/{token}",
     response_class=HTMLResponse,
@@ -228,8 +235,7 @@ UNSUBSCRIBED = (
     responses=problem_responses(404),
 )
 async def unsubscribe(token: Token, session: SessionDep) -> HTMLResponse:
-    await service.unsubscribe(session, token)
-    return HTMLResponse(UNSUBSCRIBED, headers=NO_STORE)
+    return await _unsubscribed(session, token)
 
 
 @router.post(
@@ -239,8 +245,7 @@ async def unsubscribe(token: Token, session: SessionDep) -> HTMLResponse:
     responses=problem_responses(404),
 )
 async def unsubscribe_one_click(token: Token, session: SessionDep) -> HTMLResponse:
-    await service.unsubscribe(session, token)
-    return HTMLResponse(UNSUBSCRIBED, headers=NO_STORE)
+    return await _unsubscribed(session, token)
 
 
 @router.post(

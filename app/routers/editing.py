@@ -14,7 +14,7 @@ from app.db import SessionDep
 from app.routers import editing_follow_up, editing_indicators, editing_plan
 from app.routers.admin import IdCursor
 from app.routers.editing_base import WriterDep
-from app.routers.params import DEFAULT_LIMIT, Limit, StrictQuery, link_next
+from app.routers.params import DEFAULT_LIMIT, Limit, StrictQuery, paged
 from app.schemas.common import Page
 from app.schemas.editing import DeletionOut, RestoreOut
 from app.schemas.problem import problem_responses
@@ -44,8 +44,7 @@ async def list_deletions(
     cursor: IdCursor = None,
 ) -> Page[DeletionOut]:
     page = await audit.deletions(session, cursor, limit)
-    link_next(request, response, page.next_cursor)
-    return page
+    return paged(request, response, page)
 
 
 @deletions.post(

@@ -4,7 +4,7 @@ JSON API uses; their scripts (map, proposal, support, widgets) call the public J
 
 import html
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
@@ -135,6 +135,18 @@ def _language(request: Request, lang: str | None) -> str:
     return choose_language(lang, request.headers.get("accept-language"))
 
 
+async def _record_page(
+    request: Request, lang: str | None, template: str, name: str, load: Awaitable[Any]
+) -> HTMLResponse:
+    """The page of one record, given to the template as `name`; the 404 page when there is none."""
+    language = _language(request, lang)
+    try:
+        record = await load
+    except NotFoundError as error:
+        return _not_found(request, language, error)
+    return _render(request, template, language, **{name: record})
+
+
 def _qualities(request: Request) -> tuple[float, float, float]:
     """The best quality the Accept header gives a JSON type, text/html (or XHTML) named
     explicitly, and HTML through a wildcard (`*/*`, `text/*`)."""
@@ -238,24 +250,18 @@ async def home(request: Request, session: SessionDep, lang: Lang = None) -> Resp
 async def action(
     request: Request, session: SessionDep, reader: ReaderDep, code: ActionCode, lang: Lang = None
 ) -> HTMLResponse:
-    language = _language(request, lang)
-    try:
-        page = await service.action_page(session, reader, request, code)
-    except NotFoundError as error:
-        return _not_found(request, language, error)
-    return _render(request, "action.html", language, page=page)
+    return await _record_page(
+        request, lang, "action.html", "page", service.action_page(session, reader, request, code)
+    )
 
 
 @router.get("/commune/{insee}")
 async def commune(
     request: Request, session: SessionDep, reader: ReaderDep, insee: Insee, lang: Lang = None
 ) -> HTMLResponse:
-    language = _language(request, lang)
-    try:
-        page = await service.commune_page(session, reader, request, insee)
-    except NotFoundError as error:
-        return _not_found(request, language, error)
-    return _render(request, "commune.html", language, page=page)
+    return await _record_page(
+        request, lang, "commune.html", "page", service.commune_page(session, reader, request, insee)
+    )
 
 
 @router.get("/map")
@@ -326,24 +332,18 @@ async def widget_plan(request: Request, session: SessionDep, lang: Lang = None) 
 async def widget_action(
     request: Request, session: SessionDep, code: ActionCode, lang: Lang = None
 ) -> HTMLResponse:
-    language = _language(request, lang)
-    try:
-        action = await service.action_card(session, code)
-    except NotFoundError as error:
-        return _not_found(request, language, error)
-    return _render(request, "widget_action.html", language, action=action)
+    return await _record_page(
+        request, lang, "widget_action.html", "action", service.action_card(session, code)
+    )
 
 
 @router.get("/widgets/commune/{insee}")
 async def widget_commune(
     request: Request, session: SessionDep, insee: Insee, lang: Lang = None
 ) -> HTMLResponse:
-    language = _language(request, lang)
-    try:
-        card = await service.commune_card(session, insee)
-    except NotFoundError as error:
-        return _not_found(request, language, error)
-    return _render(request, "widget_commune.html", language, card=card)
+    return await _record_page(
+        request, lang, "widget_commune.html", "card", service.commune_card(session, insee)
+    )
 
 
 @router.get("/widgets/map")

@@ -9,7 +9,7 @@ from app.db import SessionDep
 from app.errors import InvalidParameterError
 from app.models.follow_up import INDICATOR_CODE_PATTERN, ValueKind
 from app.repositories.indicator import IndicatorFilters, ValueFilters
-from app.routers.params import DEFAULT_LIMIT, Limit, StrictQuery, link_next
+from app.routers.params import DEFAULT_LIMIT, Limit, StrictQuery, cursor_parameter, paged
 from app.schemas.common import CODE_PATTERN, INSEE_PATTERN, Page, SearchText
 from app.schemas.indicator import (
     INDICATOR_EXAMPLE,
@@ -46,26 +46,8 @@ NodeFilter = Annotated[
 CommuneFilter = Annotated[
     str | None, Query(pattern=INSEE_PATTERN, description="INSEE code of a commune.")
 ]
-IndicatorCursor = Annotated[
-    str | None,
-    Query(
-        min_length=1,
-        max_length=200,
-        pattern=r"^[A-Za-z0-9_-]+$",
-        description="Opaque position returned as `next_cursor` by the previous page.",
-        examples=[encode_indicator_cursor("a")],
-    ),
-]
-ValueCursor = Annotated[
-    str | None,
-    Query(
-        min_length=1,
-        max_length=200,
-        pattern=r"^[A-Za-z0-9_-]+$",
-        description="Opaque position returned as `next_cursor` by the previous page.",
-        examples=[encode_value_cursor(date.min, 1)],
-    ),
-]
+IndicatorCursor = Annotated[str | None, cursor_parameter(encode_indicator_cursor("a"))]
+ValueCursor = Annotated[str | None, cursor_parameter(encode_value_cursor(date.min, 1))]
 KindFilter = Annotated[
     list[ValueKind] | None,
     Query(description="Only values of these kinds (repeat the parameter)."),
@@ -124,8 +106,7 @@ async def list_indicators(
 ) -> Page[IndicatorOut]:
     filters = IndicatorFilters(q=q, commune=commune, node=node)
     page = await service.list_indicators(session, filters, cursor, limit)
-    link_next(request, response, page.next_cursor)
-    return page
+    return paged(request, response, page)
 
 
 @router.get(
@@ -158,8 +139,7 @@ async def list_indicator_values(
 ) -> Page[ValueOut]:
     filters = _value_filters(kind, commune, since, until)
     page = await service.list_values(session, code, filters, cursor, limit)
-    link_next(request, response, page.next_cursor)
-    return page
+    return paged(request, response, page)
 
 
 @router.get(

@@ -91,10 +91,7 @@ async def list_moderation_initiatives(
     limit: Limit = 100,
     cursor: Annotated[
         str | None,
-        cursor_parameter(
-            service.encode_cursor(datetime(2026, 1, 1, tzinfo=UTC), 1),
-            "Opaque position returned as `next_cursor` by the previous page.",
-        ),
+        cursor_parameter(service.encode_cursor(datetime(2026, 1, 1, tzinfo=UTC), 1)),
     ] = None,
 ) -> ModerationQueue:
     records, next_cursor = await service.queue(session, status, cursor, limit)

@@ -3,7 +3,7 @@
 import re
 from datetime import UTC, datetime
 from types import UnionType
-from typing import Annotated, Union, get_args, get_origin
+from typing import Annotated, Protocol, TypeVar, Union, get_args, get_origin
 from urllib.parse import unquote_plus
 
 from fastapi import Depends, Query, Request, Response, params
@@ -84,25 +84,21 @@ Limit = Annotated[
     ),
 ]
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
-Cursor = Annotated[
-    str | None,
-    Query(
-        min_length=1,
-        max_length=200,
-        pattern=CURSOR_PATTERN,
-        description="Opaque position returned as `next_cursor` by the previous page.",
-    ),
-]
+CURSOR_DESCRIPTION = "Opaque position returned as `next_cursor` by the previous page."
 
 
-def cursor_parameter(example: str, description: str) -> object:
+def cursor_parameter(example: str | None = None, description: str = CURSOR_DESCRIPTION) -> object:
+    """The `cursor` query parameter of a paged list, with an example of the list's own cursors."""
     return Query(
         min_length=1,
         max_length=200,
         pattern=CURSOR_PATTERN,
         description=description,
-        examples=[example],
+        examples=None if example is None else [example],
     )
+
+
+Cursor = Annotated[str | None, cursor_parameter()]
 
 
 def link_next(request: Request, response: Response, next_cursor: str | None) -> None:
@@ -111,6 +107,20 @@ def link_next(request: Request, response: Response, next_cursor: str | None) -> 
         return
     url = request.url.include_query_params(cursor=next_cursor)
     response.headers["Link"] = f'<{url}>; rel="next"'
+
+
+class _Paged(Protocol):
+    @property
+    def next_cursor(self) -> str | None: ...
+
+
+PageT = TypeVar("PageT", bound=_Paged)
+
+
+def paged(request: Request, response: Response, page: PageT) -> PageT:
+    """The page, its next one announced in the Link header (link_next)."""
+    link_next(request, response, page.next_cursor)
+    return page
 
 
 StrictQuery = Depends(strict_query)

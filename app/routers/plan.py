@@ -15,7 +15,7 @@ from app.routers.params import (
     Limit,
     StrictQuery,
     UpdatedSince,
-    link_next,
+    paged,
 )
 from app.schemas.common import INSEE_PATTERN, Page, SearchText, code_pattern
 from app.schemas.follow_up import ActionBudget, BudgetReport, Timeline
@@ -117,8 +117,7 @@ async def list_axes(
 ) -> Page[AxisOut]:
     filters = NodeFilters(q=q, commune=commune, updated_since=since)
     page = await service.list_axes(session, filters, cursor, limit)
-    link_next(request, response, page.next_cursor)
-    return page
+    return paged(request, response, page)
 
 
 @router.get(
@@ -152,8 +151,7 @@ async def list_ambitions(
 ) -> Page[AmbitionOut]:
     filters = NodeFilters(q=q, commune=commune, axis=axis, updated_since=since)
     page = await service.list_ambitions(session, filters, cursor, limit)
-    link_next(request, response, page.next_cursor)
-    return page
+    return paged(request, response, page)
 
 
 @router.get(
@@ -188,8 +186,7 @@ async def list_objectives(
 ) -> Page[ObjectiveOut]:
     filters = NodeFilters(q=q, commune=commune, axis=axis, ambition=ambition, updated_since=since)
     page = await service.list_objectives(session, filters, cursor, limit)
-    link_next(request, response, page.next_cursor)
-    return page
+    return paged(request, response, page)
 
 
 @router.get(
@@ -235,8 +232,7 @@ async def list_actions(
         updated_since=since,
     )
     page = await service.list_actions(session, filters, cursor, limit)
-    link_next(request, response, page.next_cursor)
-    return page
+    return paged(request, response, page)
 
 
 @router.get(

@@ -14,7 +14,7 @@ from app.routers.params import (
     StrictQuery,
     UpdatedSince,
     cursor_parameter,
-    link_next,
+    paged,
 )
 from app.schemas.common import INSEE_PATTERN, Page, SearchText, code_pattern
 from app.schemas.problem import problem_responses
@@ -27,10 +27,7 @@ router = APIRouter(prefix="/v1", tags=["search"], dependencies=[StrictQuery])
 
 SearchCursor = Annotated[
     str | None,
-    cursor_parameter(
-        service.encode_cursor(0.1, 3, [1, 2, 1, 1]),
-        "Opaque position returned as `next_cursor` by the previous page.",
-    ),
+    cursor_parameter(service.encode_cursor(0.1, 3, [1, 2, 1, 1])),
 ]
 DatasetFilter = Annotated[
     list[Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, max_length=40)]] | None,
@@ -150,5 +147,4 @@ async def search(
     )
     base = request.app.state.settings.public_base_url or str(request.base_url)
     page = await service.search(session, q, filters, cursor, limit, base)
-    link_next(request, response, page.next_cursor)
-    return page
+    return paged(request, response, page)

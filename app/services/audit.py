@@ -1,6 +1,5 @@
 """The audit log for admins, an action's public history, and deletions restored from the log."""
 
-from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table
@@ -10,6 +9,7 @@ from app.errors import ConflictError, InvalidParameterError, NotFoundError
 from app.models.editing import Deletion
 from app.models.plan import Action
 from app.repositories import editing as repository
+from app.repositories.editing import AuditFilters
 from app.schemas.common import Page
 from app.schemas.editing import (
     ActionHistory,
@@ -32,27 +32,10 @@ def parse_cursor(cursor: str | None) -> int | None:
 
 
 async def audit_page(
-    session: AsyncSession,
-    *,
-    table: str | None,
-    record_key: str | None,
-    actor: str | None,
-    operation: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    cursor: str | None,
-    limit: int,
+    session: AsyncSession, filters: AuditFilters, cursor: str | None, limit: int
 ) -> Page[AuditEntry]:
     rows = await repository.audit_page(
-        session,
-        table=table,
-        record_key=record_key,
-        actor=actor,
-        operation=operation,
-        since=since,
-        until=until,
-        before_id=parse_cursor(cursor),
-        limit=limit + 1,
+        session, filters, before_id=parse_cursor(cursor), limit=limit + 1
     )
     items = [
         AuditEntry(

@@ -6,8 +6,9 @@ import base64
 import binascii
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +45,21 @@ def decode_position(cursor: str) -> tuple[int, int]:
     return transaction_id, sequence
 
 
+async def current_records(
+    session: AsyncSession, keys: Mapping[str, Sequence[str]]
+) -> dict[str, dict[str, Any]]:
+    """The published records of these keys that exist now, per dataset, then per key (what the
+    change feed, the webhooks and the digests show of a change); an unknown dataset has none."""
+    records: dict[str, dict[str, Any]] = {}
+    for dataset, wanted in keys.items():
+        spec = REGISTRY.get(dataset)
+        if spec is not None:
+            records[dataset] = await records_by_key(
+                session, spec.rows, spec.key, spec.json_columns(), wanted
+            )
+    return records
+
+
 async def list_changes(
     session: AsyncSession,
     *,
@@ -62,13 +78,7 @@ async def list_changes(
     keys: dict[str, list[str]] = defaultdict(list)
     for row in rows:
         keys[row.dataset].append(row.key)
-    records: dict[str, dict[str, object]] = {}
-    for dataset, wanted in keys.items():
-        spec = REGISTRY.get(dataset)
-        if spec is not None:
-            records[dataset] = await records_by_key(
-                session, spec.rows, spec.key, spec.json_columns(), wanted
-            )
+    records = await current_records(session, keys)
     items = []
     for row in rows:
         spec = REGISTRY.get(row.dataset)

@@ -62,21 +62,28 @@ def _validate(
         return None
 
 
+def _read(
+    model: type[ModelT],
+    folder: Path,
+    file: str,
+    problems: list[DatasetProblem],
+    *,
+    optional: bool = False,
+) -> ModelT | None:
+    """The folder's YAML file checked against `model`; None when it has problems (recorded), or
+    when it is optional and absent."""
+    path = folder / file
+    if optional and not path.exists():
+        return None
+    return _validate(model, _read_yaml(path, problems), file, problems)
+
+
 def read_dataset(folder: Path) -> Dataset:
     """Parse and check a dataset folder; raise DatasetError listing every problem found."""
     problems: list[DatasetProblem] = []
-    territory = _validate(
-        TerritoryFile, _read_yaml(folder / TERRITORY_FILE, problems), TERRITORY_FILE, problems
-    )
-    plan = _validate(PlanFile, _read_yaml(folder / PLAN_FILE, problems), PLAN_FILE, problems)
-    indicators: IndicatorsFile | None = None
-    if (folder / INDICATORS_FILE).exists():
-        indicators = _validate(
-            IndicatorsFile,
-            _read_yaml(folder / INDICATORS_FILE, problems),
-            INDICATORS_FILE,
-            problems,
-        )
+    territory = _read(TerritoryFile, folder, TERRITORY_FILE, problems)
+    plan = _read(PlanFile, folder, PLAN_FILE, problems)
+    indicators = _read(IndicatorsFile, folder, INDICATORS_FILE, problems, optional=True)
     communes: list[CommuneRecord] = []
     source_text: str | None = None
     if territory is not None:
@@ -104,15 +111,9 @@ def read_dataset(folder: Path) -> Dataset:
         known = Known(communes={c.insee for c in communes})
         problems.extend(plan_data_checks.check(records, known, source_text))
     initiatives: list[InitiativeRecord] = []
-    if (folder / INITIATIVES_FILE).exists():
-        document = _validate(
-            InitiativesFile,
-            _read_yaml(folder / INITIATIVES_FILE, problems),
-            INITIATIVES_FILE,
-            problems,
-        )
-        if document is not None:
-            initiatives = check_initiatives(document, plan, communes, source_text, problems)
+    document = _read(InitiativesFile, folder, INITIATIVES_FILE, problems, optional=True)
+    if document is not None:
+        initiatives = check_initiatives(document, plan, communes, source_text, problems)
     if problems or territory is None or plan is None:
         raise DatasetError(problems)
     return Dataset(

@@ -25,10 +25,9 @@ from app.models.club import Member
 from app.outage import database_unavailable
 from app.repositories import changes as change_repository
 from app.repositories import club as repository
-from app.repositories.publication import records_by_key
 from app.services import mail
+from app.services.changes import current_records
 from app.services.club import new_token
-from app.services.registry import REGISTRY
 
 logger = logging.getLogger(__name__)
 MAX_LINES = 200
@@ -134,13 +133,7 @@ async def changes_for(session: AsyncSession, member: Member) -> tuple[list[Line]
     for row in rows:
         if row.operation != "delete":
             keys.setdefault(row.dataset, []).append(row.record_key)
-    records: dict[str, dict[str, Any]] = {}
-    for dataset, wanted in keys.items():
-        spec = REGISTRY.get(dataset)
-        if spec is not None:
-            records[dataset] = await records_by_key(
-                session, spec.rows, spec.key, spec.json_columns(), wanted
-            )
+    records = await current_records(session, keys)
     # An action's progress is not in its published record (it is computed from its milestones
     # and indicators for the API); the digest reads the recorded one.
     if keys.get("actions"):

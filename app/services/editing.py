@@ -61,6 +61,8 @@ ACTIONS = Level("actions", "action", Action, 4, OBJECTIVES, "objective_id")
 LEVELS = {level.collection: level for level in (AXES, AMBITIONS, OBJECTIVES, ACTIONS)}
 CHILD = {"axes": AMBITIONS, "ambitions": OBJECTIVES, "objectives": ACTIONS}
 BY_DEPTH = {level.depth: level for level in LEVELS.values()}
+# What a record of every level holds of its own (the action adds its fields, ActionFields).
+NODE_FIELDS = ("title", "description", "source_excerpt", "weight")
 INDICATORS = cast(Table, Indicator.__table__)
 VALUES = cast(Table, IndicatorValue.__table__)
 BUDGET = cast(Table, BudgetLine.__table__)
@@ -156,6 +158,11 @@ async def _sync_communes(session: AsyncSession, action_id: int, given: dict[str,
         await dataset_repository.sync_action_communes(session, [action_id], pairs)
 
 
+def _own_fields(given: dict[str, Any]) -> dict[str, Any]:
+    """The fields every level has of its own, as given in a body (creation or merge patch)."""
+    return {name: given[name] for name in NODE_FIELDS if name in given}
+
+
 async def create_node(session: AsyncSession, level: Level, body: NodeCreate) -> str:
     given = body.given()
     code = body.code
@@ -164,11 +171,7 @@ async def create_node(session: AsyncSession, level: Level, body: NodeCreate) -> 
         raise InvalidBodyError(
             {"code": f"a {level.name} code has {level.depth} dot-separated numbers, not {depth}"}
         )
-    values: dict[str, Any] = {
-        name: given[name]
-        for name in ("title", "description", "source_excerpt", "weight")
-        if name in given
-    }
+    values = _own_fields(given)
     check_not_null(values)
     if level.parent is None:
         if body.parent is not None:
@@ -209,11 +212,7 @@ async def update_node(session: AsyncSession, level: Level, code: str, body: Node
             raise InvalidBodyError(
                 {"parent": f"the parent follows from the code ({expected}); it cannot change"}
             )
-    values: dict[str, Any] = {
-        name: given[name]
-        for name in ("title", "description", "source_excerpt", "weight")
-        if name in given
-    }
+    values = _own_fields(given)
     if level is ACTIONS:
         values.update(await _action_fields(session, given, current))
     await repository.update_row(session, level.table, current["id"], values)

@@ -7,7 +7,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ConflictError, InvalidBodyError, NotFoundError
-from app.models.follow_up import INDICATOR_LINKS
+from app.models.follow_up import INDICATOR_LINKS, VALUE_POINT
 from app.repositories import dataset as dataset_repository
 from app.repositories import editing as repository
 from app.schemas.editing import (
@@ -181,17 +181,7 @@ async def _value_columns(
 async def _same_point_taken(
     session: AsyncSession, values: dict[str, Any], skip: int | None
 ) -> None:
-    conditions = [
-        VALUES.c[name].is_not_distinct_from(values.get(name))
-        for name in (
-            "indicator_id",
-            "kind",
-            "commune_insee",
-            "period_start",
-            "period_end",
-            "period_label",
-        )
-    ]
+    conditions = [VALUES.c[name].is_not_distinct_from(values.get(name)) for name in VALUE_POINT]
     if skip is not None:
         conditions.append(VALUES.c.id != skip)
     if await repository.exists(session, VALUES, *conditions):

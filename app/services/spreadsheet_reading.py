@@ -6,8 +6,9 @@ import gc
 import io
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,18 @@ def parse_file(source: Path, *, progress: bool = False) -> Parsed:
     return parsed
 
 
+def _reader(name: str, data: PlanData) -> tuple[Callable[[RowContext], Any], list[Any]]:
+    """How a row of the sheet `name` is read (None when it has problems), and where it goes."""
+    if name in PLAN_LEVELS:
+        return partial(node_record, name), data.nodes
+    readers: dict[str, tuple[Callable[[RowContext], Any], list[Any]]] = {
+        "indicators": (indicator_record, data.indicators),
+        "indicator_values": (value_record, data.values),
+        "budget_lines": (budget_record, data.budget_lines),
+    }
+    return readers.get(name, (milestone_record, data.milestones))
+
+
 def _parse_sheet(sheet: Sheet, parsed: Parsed, progress: bool) -> int:
     problems = parsed.problems
     header = [str(h).strip() if h is not None else "" for h in sheet.header]
@@ -205,6 +218,7 @@ def _parse_sheet(sheet: Sheet, parsed: Parsed, progress: bool) -> int:
         file=sys.stderr,
     )
     count = 0
+    read, kept = _reader(sheet.name, data)
     # CSV cells are all text; in the sheet's own column order, values take the fast path.
     fast = sheet.text and sheet.name == "indicator_values" and header == list(expected)
     for number, row in bar:
@@ -229,25 +243,8 @@ def _parse_sheet(sheet: Sheet, parsed: Parsed, progress: bool) -> int:
             continue
         cells = dict(zip(header, row, strict=False))
         context = RowContext(sheet.label, number, cells, problems)
-        if sheet.name in PLAN_LEVELS:
-            node = node_record(sheet.name, context)
-            if node is not None:
-                data.nodes.append(node)
-        elif sheet.name == "indicators":
-            indicator = indicator_record(context)
-            if indicator is not None:
-                data.indicators.append(indicator)
-        elif sheet.name == "indicator_values":
-            value = value_record(context)
-            if value is not None:
-                data.values.append(value)
-        elif sheet.name == "budget_lines":
-            line = budget_record(context)
-            if line is not None:
-                data.budget_lines.append(line)
-        else:
-            milestone = milestone_record(context)
-            if milestone is not None:
-                data.milestones.append(milestone)
+        record = read(context)
+        if record is not None:
+            kept.append(record)
     bar.close()
     return count
