@@ -6,7 +6,6 @@ the server always sends is required; one it sends only sometimes is optional but
 (`SkipJsonSchema[None]` keeps null out of the schema).
 """
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -164,7 +163,6 @@ class FeatureCollection(OgcModel):
     number_matched: Annotated[int, Field(ge=0)] | SkipJsonSchema[None] = Field(
         default=None, alias="numberMatched", description="Given only when it is exact."
     )
-    time_stamp: datetime = Field(alias="timeStamp")
     links: list[Link]
 
 

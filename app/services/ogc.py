@@ -245,7 +245,6 @@ async def items(
     envelope: dict[str, Any] = {"numberReturned": page.returned}
     if matched is not None:
         envelope["numberMatched"] = matched
-    envelope["timeStamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if links_for == "ogc":
         collection_url = f"{base_url(request)}/ogc/collections/{query.collection.id}"
         links = [
@@ -257,6 +256,10 @@ async def items(
             links.append(link(next_url, "next", GEOJSON, "Next page"))
         envelope["links"] = links
     else:
+        # /v1/ pages are validated by the datasets' versions: the time of the answer does not
+        # move their ETag. An OGC page's ETag is its body's hash, and the optional timeStamp
+        # would change it every second: it is left out there.
+        envelope["timeStamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         envelope["next_cursor"] = encode_cursor(page.last_key) if page.more else None
     tail = orjson.dumps(envelope)
     body = b'{"type":"FeatureCollection","features":[' + page.body.encode() + b"]," + tail[1:]

@@ -1,5 +1,6 @@
 """OGC API – Features through the real app: each conformance class the service lists."""
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -121,6 +122,23 @@ async def test_items_page_through_next_links(
     assert parse_qs(urlsplit(next_link["href"]).query)["limit"] == ["3"]
     communes = await get_json(client, "/ogc/collections/communes/items", limit=5)
     assert communes["numberMatched"] == 36  # a small table: the count is exact and cheap
+
+
+async def test_a_page_keeps_its_etag_while_its_data_does_not_change(
+    client: httpx.AsyncClient,
+) -> None:
+    # An OGC page is validated by its body's hash: nothing in it may move with the clock
+    # (a timeStamp to the second did, so a revalidation a second later got the whole page).
+    first = await client.get(ITEMS, params={"limit": 3})
+    await asyncio.sleep(1.1)
+    again = await client.get(ITEMS, params={"limit": 3})
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"]
+    revalidated = await client.get(
+        ITEMS, params={"limit": 3}, headers={"if-none-match": first.headers["etag"]}
+    )
+    assert revalidated.status_code == 304
 
 
 async def test_offset_is_accepted_and_limit_is_clamped(client: httpx.AsyncClient) -> None:

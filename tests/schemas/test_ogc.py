@@ -31,7 +31,7 @@ async def test_a_feature_page_needs_its_envelope(client: httpx.AsyncClient) -> N
     schema = declared["responses"]["200"]["content"]["application/geo+json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/FeatureCollection"}
     assert errors(contract, "FeatureCollection", page) == []
-    for member in ("type", "features", "numberReturned", "timeStamp", "links"):
+    for member in ("type", "features", "numberReturned", "links"):
         broken = {k: v for k, v in page.items() if k != member}
         assert errors(contract, "FeatureCollection", broken), member
     nulled = {**page, "numberMatched": None}
