@@ -2,8 +2,11 @@
 against the code it starts — every setting it passes exists, every command is one the CLI knows,
 every dependency names a service, and the replica's scripts are valid shell."""
 
+import ast
+import importlib.metadata
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +70,34 @@ def test_the_database_scripts_are_valid_shell(script: Path) -> None:
     mounted = yaml.safe_load((ROOT / "compose.yaml").read_text())
     volumes = [v for s in mounted["services"].values() for v in s.get("volumes", [])]
     assert any(script.name in volume for volume in volumes), f"{script.name} is not mounted"
+
+
+def test_the_image_installs_every_package_the_app_imports() -> None:
+    # The image installs requirements/runtime.txt only: a module of app/ importing a package
+    # that only the development environment has would fail in production, not here.
+    pinned = {
+        line.split("==")[0].lower().replace("_", "-")
+        for line in (ROOT / "requirements" / "runtime.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    distributions = importlib.metadata.packages_distributions()
+    missing = {}
+    for source in (ROOT / "app").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                else []
+            )
+            for name in names:
+                top = name.split(".")[0]
+                if top == "app" or top in sys.stdlib_module_names:
+                    continue
+                packages = {d.lower().replace("_", "-") for d in distributions.get(top, [top])}
+                if not packages & pinned:
+                    missing[top] = str(source.relative_to(ROOT))
+    assert not missing, missing
+    # What httpcore asks at every request: without it each one retries the import.
+    assert "sniffio" in pinned
