@@ -843,13 +843,7 @@ def report(
         and tile_ok
     )
     verdict, status = ("INVALID", 2) if invalid else (("PASS", 0) if met else ("FAIL", 1))
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    commit = common.commit()
     lines = [
         f"## {started_at:%Y-%m-%d %H:%M:%S} UTC — {verdict}",
         "",
